@@ -1,0 +1,455 @@
+/* GET/POST/PATCH/DELETE /v1/nodes[/{id}[/children]] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "change.h"
+#include "names.h"
+
+#define LIST_DEFAULT 1000
+#define LIST_MAX 10000
+
+enum MHD_Result api_node_get(struct http_req *r)
+{
+    struct dbx_node n;
+    enum role role;
+    ms_txn *t;
+    int rc = ms_txn_begin(r->d->ms, 0, &t);
+    if (rc)
+        return http_reply_ms_error(r, rc);
+    if (api_node_access(r, t, r->id, ROLE_VIEWER, &n, &role) == 0)
+        http_reply_json(r, 200, change_node_json(t, &n, role));
+    ms_txn_abort(t);
+    return MHD_YES;
+}
+
+/* --- listing --- */
+
+struct listing {
+    ms_txn *t;
+    enum role role;
+    cJSON *entries;
+    size_t count, limit;
+    char last[256];
+    int more, rc;
+};
+
+static int list_one(void *arg, uint64_t child, const char *name)
+{
+    struct listing *l = arg;
+    struct dbx_node n;
+    if (l->count == l->limit) {
+        l->more = 1;
+        return 1;
+    }
+    if ((l->rc = ms_node_get(l->t, child, &n)) != 0)
+        return 1;
+    cJSON *j = change_node_json(l->t, &n, l->role);
+    if (!j || !cJSON_AddItemToArray(l->entries, j)) {
+        l->rc = MS_IO;
+        return 1;
+    }
+    snprintf(l->last, sizeof l->last, "%s", name);
+    l->count++;
+    return 0;
+}
+
+static int parse_limit(const char *s, uint64_t *limit)
+{
+    char *end;
+    if (!s)
+        return 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*s < '0' || *s > '9' || *end || v == 0 || v > LIST_MAX)
+        return -1;
+    *limit = v;
+    return 0;
+}
+
+static enum MHD_Result list_children(struct http_req *r, ms_txn *t, const struct dbx_node *dir,
+                                     enum role role)
+{
+    const char *after = http_query(r, "after");
+    uint64_t limit = LIST_DEFAULT;
+    if (parse_limit(http_query(r, "limit"), &limit))
+        return api_bad_field(r, "limit");
+    if (after && name_check(after, strlen(after)) != NAME_OK)
+        return api_bad_name(r, name_check(after, strlen(after)));
+    if (dir->type != NODE_DIR)
+        return http_reply_error(r, 409, "not_dir", "not a directory");
+    struct listing l = {t, role, cJSON_CreateArray(), 0, limit, "", 0, 0};
+    cJSON *j = cJSON_CreateObject();
+    int rc = l.entries && j ? ms_dir_list(t, dir->id, after, list_one, &l) : MS_IO;
+    if (rc == 0 && l.rc)
+        rc = l.rc;
+    if (rc) {
+        cJSON_Delete(l.entries);
+        cJSON_Delete(j);
+        return http_reply_ms_error(r, rc);
+    }
+    cJSON_AddItemToObject(j, "entries", l.entries);
+    cJSON_AddItemToObject(j, "next", l.more ? cJSON_CreateString(l.last) : cJSON_CreateNull());
+    return http_reply_json(r, 200, j);
+}
+
+enum MHD_Result api_node_children(struct http_req *r)
+{
+    struct dbx_node dir;
+    enum role role;
+    ms_txn *t;
+    int rc = ms_txn_begin(r->d->ms, 0, &t);
+    if (rc)
+        return http_reply_ms_error(r, rc);
+    if (api_node_access(r, t, r->id, ROLE_VIEWER, &dir, &role) == 0)
+        list_children(r, t, &dir, role);
+    ms_txn_abort(t);
+    return MHD_YES;
+}
+
+/* --- create --- */
+
+static const char *const create_keys[] = {"id", "parent", "name", "type", "mode", "uid", "gid",
+                                          "mtime", "mtime_nsec", "target", NULL};
+
+/* Reads the POST body into n; on failure a 400 is queued and -1 returned. */
+static int read_create(struct http_req *r, struct dbx_node *n)
+{
+    const char *name, *type, *target = NULL;
+    uint64_t v;
+    if (api_only_keys(r, create_keys))
+        return -1;
+    if (wire_get_id(r->json, "id", &n->id) != WIRE_OK)
+        return http_reply_error(r, 400, "invalid_id", "field 'id' must be 16 hex digits, not zero"), -1;
+    if (wire_get_id(r->json, "parent", &n->parent) != WIRE_OK)
+        return http_reply_error(r, 400, "invalid_id", "field 'parent' must be 16 hex digits"), -1;
+    if (wire_get_string(r->json, "type", &type) != WIRE_OK || wire_type_parse(type, &n->type))
+        return api_bad_field(r, "type"), -1;
+    if (wire_get_string(r->json, "name", &name) != WIRE_OK)
+        return api_bad_field(r, "name"), -1;
+    int check = name_check(name, strlen(name));
+    if (check != NAME_OK)
+        return api_bad_name(r, check), -1;
+    strcpy(n->name, name);
+    n->mode = n->type == NODE_DIR ? 0755 : n->type == NODE_SYMLINK ? 0777 : 0644;
+    if (wire_get_uint(r->json, "mode", 07777, &v) == WIRE_INVALID)
+        return api_bad_field(r, "mode"), -1;
+    n->mode = wire_get_uint(r->json, "mode", 07777, &v) == WIRE_OK ? (uint32_t)v : n->mode;
+    if (wire_get_uint(r->json, "uid", UINT32_MAX, &v) == WIRE_INVALID)
+        return api_bad_field(r, "uid"), -1;
+    n->uid = wire_get_uint(r->json, "uid", UINT32_MAX, &v) == WIRE_OK ? (uint32_t)v : 0;
+    if (wire_get_uint(r->json, "gid", UINT32_MAX, &v) == WIRE_INVALID)
+        return api_bad_field(r, "gid"), -1;
+    n->gid = wire_get_uint(r->json, "gid", UINT32_MAX, &v) == WIRE_OK ? (uint32_t)v : 0;
+    n->mtime = api_now();
+    if (wire_get_time(r->json, "mtime", &n->mtime) == WIRE_INVALID)
+        return api_bad_field(r, "mtime"), -1;
+    n->atime = n->mtime;
+    int trc = wire_get_string(r->json, "target", &target);
+    if (trc == WIRE_INVALID || (n->type == NODE_SYMLINK) != (trc == WIRE_OK))
+        return api_bad_field(r, "target"), -1;
+    if (target && (target[0] == '\0' || strlen(target) > WIRE_TARGET_MAX))
+        return api_bad_field(r, "target"), -1;
+    if (target)
+        strcpy(n->target, target);
+    return 0;
+}
+
+static enum MHD_Result exists_error(struct http_req *r, uint64_t existing, const char *what)
+{
+    cJSON *extra = cJSON_CreateObject();
+    wire_add_id(extra, "existing", existing);
+    return http_reply_error_with(r, 409, "exists", what, extra);
+}
+
+/* With the transaction open: the checks and the write. 0 when the change
+ * is ready to commit; 1 when an answer is already queued. */
+static int create_in(struct http_req *r, struct change *c, struct dbx_node *n, int *replay)
+{
+    struct dbx_node parent, old;
+    uint64_t existing;
+    if (api_node_access(r, c->t, n->parent, ROLE_EDITOR, &parent, NULL))
+        return 1;
+    if (parent.type != NODE_DIR)
+        return http_reply_error(r, 409, "not_dir", "the parent is not a directory"), 1;
+    int rc = ms_node_get(c->t, n->id, &old);
+    if (rc == 0) {
+        if (old.parent == n->parent && old.type == n->type && strcmp(old.name, n->name) == 0) {
+            *n = old;  /* a retry of a create that already happened */
+            *replay = 1;
+            return 0;
+        }
+        return exists_error(r, n->id, "a node with this id exists"), 1;
+    }
+    if (rc != MS_NOTFOUND)
+        return http_reply_ms_error(r, rc), 1;
+    if ((rc = ms_dirent_get(c->t, n->parent, n->name, &existing)) == 0)
+        return exists_error(r, existing, "a node with this name exists in the directory"), 1;
+    n->owner_uid = parent.owner_uid;
+    if ((rc = change_put_node(c, n, 0, NULL)) != 0)
+        return http_reply_ms_error(r, rc), 1;
+    return 0;
+}
+
+enum MHD_Result api_node_create(struct http_req *r)
+{
+    struct dbx_node n;
+    struct change c;
+    enum role role;
+    int replay = 0;
+    memset(&n, 0, sizeof n);
+    if (read_create(r, &n))
+        return MHD_YES;
+    int rc = change_begin(r->d, &c);
+    if (rc)
+        return http_reply_ms_error(r, rc);
+    if (create_in(r, &c, &n, &replay) != 0) {
+        change_abort(&c);
+        return MHD_YES;
+    }
+    role = access_role(c.t, r->caller.uid, &n);
+    cJSON *j = change_node_json(c.t, &n, role);
+    if (replay)
+        change_abort(&c);
+    else if ((rc = change_commit(&c)) != 0) {
+        cJSON_Delete(j);
+        return http_reply_ms_error(r, rc);
+    }
+    return http_reply_json(r, replay ? 200 : 201, j);
+}
+
+/* --- patch: rename, move, attributes --- */
+
+static const char *const patch_keys[] = {"parent", "name", "replace", "mode", "uid", "gid",
+                                         "atime", "atime_nsec", "mtime", "mtime_nsec",
+                                         "if_rev", NULL};
+
+struct patch {
+    uint64_t parent;
+    const char *name;
+    int replace, has_mode, has_uid, has_gid, has_atime, has_mtime, has_if_rev;
+    uint64_t mode, uid, gid, if_rev;
+    struct wire_time atime, mtime;
+};
+
+static int read_patch(struct http_req *r, struct patch *p)
+{
+    int rc;
+    memset(p, 0, sizeof *p);
+    if (api_only_keys(r, patch_keys))
+        return -1;
+    if ((rc = wire_get_id(r->json, "parent", &p->parent)) == WIRE_INVALID)
+        return http_reply_error(r, 400, "invalid_id", "field 'parent' must be 16 hex digits"), -1;
+    if ((rc = wire_get_string(r->json, "name", &p->name)) == WIRE_INVALID)
+        return api_bad_field(r, "name"), -1;
+    int check = p->name ? name_check(p->name, strlen(p->name)) : NAME_OK;
+    if (check != NAME_OK)
+        return api_bad_name(r, check), -1;
+    struct { const char *key; uint64_t max; uint64_t *out; int *has; } nums[] = {
+        {"mode", 07777, &p->mode, &p->has_mode}, {"uid", UINT32_MAX, &p->uid, &p->has_uid},
+        {"gid", UINT32_MAX, &p->gid, &p->has_gid}, {"if_rev", WIRE_MAX_SAFE_INT, &p->if_rev, &p->has_if_rev},
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        if ((rc = wire_get_uint(r->json, nums[i].key, nums[i].max, nums[i].out)) == WIRE_INVALID)
+            return api_bad_field(r, nums[i].key), -1;
+        *nums[i].has = rc == WIRE_OK;
+    }
+    if ((rc = wire_get_time(r->json, "atime", &p->atime)) == WIRE_INVALID)
+        return api_bad_field(r, "atime"), -1;
+    p->has_atime = rc == WIRE_OK;
+    if ((rc = wire_get_time(r->json, "mtime", &p->mtime)) == WIRE_INVALID)
+        return api_bad_field(r, "mtime"), -1;
+    p->has_mtime = rc == WIRE_OK;
+    if (wire_get_bool(r->json, "replace", &p->replace) == WIRE_INVALID)
+        return api_bad_field(r, "replace"), -1;
+    return 0;
+}
+
+static enum MHD_Result rev_mismatch(struct http_req *r, ms_txn *t, const struct dbx_node *n, enum role role)
+{
+    cJSON *extra = cJSON_CreateObject();
+    if (extra)
+        cJSON_AddItemToObject(extra, "node", change_node_json(t, n, role));
+    return http_reply_error_with(r, 412, "rev_mismatch", "the node changed since that revision", extra);
+}
+
+/* 1 when `ancestor` is `id` or one of its ancestors. */
+static int is_within(ms_txn *t, uint64_t id, uint64_t ancestor)
+{
+    struct dbx_node cur;
+    for (int depth = 0; id && depth < ACCESS_MAX_DEPTH; depth++) {
+        if (id == ancestor)
+            return 1;
+        if (ms_node_get(t, id, &cur) != 0)
+            return 0;
+        id = cur.parent;
+    }
+    return 0;
+}
+
+/* The target of a rename that takes an existing name, as rename(2) judges
+ * it. 0: go on (*victim set when something is to be replaced). */
+static int check_target(struct http_req *r, ms_txn *t, const struct dbx_node *n,
+                        const struct patch *p, uint64_t parent, const char *name,
+                        struct dbx_node *victim)
+{
+    uint64_t existing;
+    victim->id = 0;
+    if (ms_dirent_get(t, parent, name, &existing) != 0 || existing == n->id)
+        return 0;
+    if (!p->replace)
+        return exists_error(r, existing, "a node with this name exists in the directory"), -1;
+    if (ms_node_get(t, existing, victim) != 0)
+        return http_reply_ms_error(r, MS_CORRUPT), -1;
+    if (n->type == NODE_DIR && victim->type != NODE_DIR)
+        return http_reply_error(r, 409, "not_dir", "cannot replace a non-directory with a directory"), -1;
+    if (n->type != NODE_DIR && victim->type == NODE_DIR)
+        return http_reply_error(r, 409, "is_dir", "cannot replace a directory with a non-directory"), -1;
+    if (victim->type == NODE_DIR && !ms_dir_is_empty(t, victim->id))
+        return http_reply_error(r, 409, "not_empty", "the directory to replace is not empty"), -1;
+    return 0;
+}
+
+/* Checks a rename/move and prepares it; *victim is what it replaces. */
+static int plan_move(struct http_req *r, ms_txn *t, struct dbx_node *n, const struct patch *p,
+                     struct dbx_node *victim)
+{
+    struct dbx_node parent;
+    uint64_t to = p->parent ? p->parent : n->parent;
+    const char *name = p->name ? p->name : n->name;
+    if (n->parent == 0)
+        return http_reply_error(r, 403, "forbidden", "the root cannot be renamed or moved"), -1;
+    if (api_node_access(r, t, to, ROLE_EDITOR, &parent, NULL))
+        return -1;
+    if (parent.type != NODE_DIR)
+        return http_reply_error(r, 409, "not_dir", "the new parent is not a directory"), -1;
+    if (parent.owner_uid != n->owner_uid)
+        return http_reply_error(r, 403, "forbidden", "a node cannot move to another owner's tree"), -1;
+    if (n->type == NODE_DIR && is_within(t, to, n->id))
+        return http_reply_error(r, 400, "invalid_move", "a directory cannot move into itself"), -1;
+    if (check_target(r, t, n, p, to, name, victim))
+        return -1;
+    n->parent = to;
+    memmove(n->name, name, strlen(name) + 1);
+    return 0;
+}
+
+static void apply_attrs(struct dbx_node *n, const struct patch *p)
+{
+    if (p->has_mode) n->mode = (uint32_t)p->mode;
+    if (p->has_uid) n->uid = (uint32_t)p->uid;
+    if (p->has_gid) n->gid = (uint32_t)p->gid;
+    if (p->has_atime) n->atime = p->atime;
+    if (p->has_mtime) n->mtime = p->mtime;
+}
+
+/* With the transaction open; 0 when ready to commit, else answered. */
+static int patch_in(struct http_req *r, struct change *c, const struct patch *p,
+                    struct dbx_node *n, struct dbx_node *victim)
+{
+    struct audience *before = NULL;
+    enum role role;
+    int rc = 0;
+    victim->id = 0;
+    if (api_node_access(r, c->t, r->id, ROLE_EDITOR, n, &role))
+        return -1;
+    if (p->has_if_rev && p->if_rev != n->rev)
+        return rev_mismatch(r, c->t, n, role), -1;
+    if (p->parent || p->name) {
+        if (!(before = malloc(sizeof *before)) || (rc = access_audience(c->t, n, before)) != 0)
+            goto fail;
+        if (plan_move(r, c->t, n, p, victim)) {
+            free(before);
+            return -1;
+        }
+    }
+    if (victim->id && (rc = change_delete_node(c, victim)) != 0)
+        goto fail;
+    apply_attrs(n, p);
+    if ((rc = change_put_node(c, n, 0, before)) != 0)
+        goto fail;
+    free(before);
+    return 0;
+fail:
+    free(before);
+    return http_reply_ms_error(r, rc ? rc : MS_IO), -1;
+}
+
+enum MHD_Result api_node_patch(struct http_req *r)
+{
+    struct patch p;
+    struct change c;
+    struct dbx_node *n = malloc(2 * sizeof *n), *victim = n + 1;
+    if (!n)
+        return http_reply_error(r, 500, "internal", "out of memory");
+    if (read_patch(r, &p) || change_begin(r->d, &c) != 0) {
+        if (!r->replied)
+            http_reply_ms_error(r, MS_IO);
+        free(n);
+        return MHD_YES;
+    }
+    if (patch_in(r, &c, &p, n, victim) != 0) {
+        change_abort(&c);
+        free(n);
+        return MHD_YES;
+    }
+    cJSON *j = change_node_json(c.t, n, access_role(c.t, r->caller.uid, n));
+    if (j && victim->id)
+        cJSON_AddItemToObject(j, "replaced", change_node_json(c.t, victim, ROLE_OWNER));
+    int rc = change_commit(&c);
+    free(n);
+    if (rc) {
+        cJSON_Delete(j);
+        return http_reply_ms_error(r, rc);
+    }
+    return http_reply_json(r, 200, j);
+}
+
+/* --- delete --- */
+
+static int parse_if_rev(const char *s, uint64_t *rev)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    *rev = strtoull(s, &end, 10);
+    return *end ? -1 : 0;
+}
+
+static int delete_in(struct http_req *r, struct change *c, const char *if_rev)
+{
+    struct dbx_node n;
+    enum role role;
+    uint64_t want;
+    if (if_rev && parse_if_rev(if_rev, &want))
+        return api_bad_field(r, "if_rev"), -1;
+    if (api_node_access(r, c->t, r->id, ROLE_EDITOR, &n, &role))
+        return -1;
+    if (if_rev && want != n.rev)
+        return rev_mismatch(r, c->t, &n, role), -1;
+    if (n.parent == 0)
+        return http_reply_error(r, 403, "forbidden", "the root cannot be deleted"), -1;
+    if (n.type == NODE_DIR && !ms_dir_is_empty(c->t, n.id))
+        return http_reply_error(r, 409, "not_empty", "the directory is not empty"), -1;
+    int rc = change_delete_node(c, &n);
+    return rc ? (http_reply_ms_error(r, rc), -1) : 0;
+}
+
+enum MHD_Result api_node_delete(struct http_req *r)
+{
+    struct change c;
+    int rc = change_begin(r->d, &c);
+    if (rc)
+        return http_reply_ms_error(r, rc);
+    if (delete_in(r, &c, http_query(r, "if_rev")) != 0) {
+        change_abort(&c);
+        return MHD_YES;
+    }
+    uint64_t seq = ms_seq_last(c.t);
+    if ((rc = change_commit(&c)) != 0)
+        return http_reply_ms_error(r, rc);
+    cJSON *j = cJSON_CreateObject();
+    if (j)
+        cJSON_AddNumberToObject(j, "rev", (double)seq);
+    return http_reply_json(r, 200, j);
+}

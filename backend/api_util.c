@@ -1,0 +1,83 @@
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "names.h"
+#include "urlsign.h"
+
+int api_node_access(struct http_req *r, ms_txn *t, uint64_t id, enum role need,
+                    struct dbx_node *n, enum role *role)
+{
+    int rc = ms_node_get(t, id, n);
+    enum role have = rc == 0 ? access_role(t, r->caller.uid, n) : ROLE_NONE;
+    if (rc && rc != MS_NOTFOUND) {
+        http_reply_ms_error(r, rc);
+        return -1;
+    }
+    if (have == ROLE_NONE) {
+        /* never say whether a node the caller cannot see exists */
+        http_reply_error(r, 404, "not_found", "no such node");
+        return -1;
+    }
+    if (have < need) {
+        http_reply_error(r, 403, "forbidden", "this needs the %s role; you are %s",
+                         access_role_name(need), access_role_name(have));
+        return -1;
+    }
+    if (role)
+        *role = have;
+    return 0;
+}
+
+int api_only_keys(struct http_req *r, const char *const allowed[])
+{
+    const char *bad;
+    if (wire_only_keys(r->json, allowed, &bad) == 0)
+        return 0;
+    http_reply_error(r, 400, "bad_request", "unknown field '%.64s'", bad ? bad : "");
+    return -1;
+}
+
+enum MHD_Result api_bad_field(struct http_req *r, const char *field)
+{
+    return http_reply_error(r, 400, "bad_request", "field '%s' is missing or invalid", field);
+}
+
+enum MHD_Result api_bad_name(struct http_req *r, int check)
+{
+    return http_reply_error(r, 400, "invalid_name", "%s", name_check_message((enum name_check)check));
+}
+
+int api_signed_url(struct http_req *r, const char *method, const char *path,
+                   int64_t exp, char *out, size_t cap)
+{
+    const char *base = r->d->cfg.public_url;
+    size_t blen = strlen(base);
+    while (blen && base[blen - 1] == '/')
+        blen--;
+    if (blen + 1 >= cap)
+        return -1;
+    memcpy(out, base, blen);
+    return urlsign_make(r->d->sign_key, method, path, exp, out + blen, cap - blen);
+}
+
+int api_check_signature(struct http_req *r, const char *method)
+{
+    enum urlsign_result v = urlsign_verify(r->d->sign_key, method, r->path, http_query(r, "exp"),
+                                           http_query(r, "sig"), (int64_t)time(NULL));
+    if (v == URLSIGN_OK)
+        return 0;
+    if (v == URLSIGN_EXPIRED)
+        http_reply_error(r, 403, "expired", "this signed URL has expired");
+    else
+        http_reply_error(r, 403, "bad_signature", "the URL signature is not valid for this request");
+    return -1;
+}
+
+struct wire_time api_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (struct wire_time){ts.tv_sec, (uint32_t)ts.tv_nsec};
+}
