@@ -46,6 +46,9 @@ int api_node_access(struct http_req *r, ms_txn *t, uint64_t id, enum role need,
                     struct dbx_node *n, enum role *role);
 /* 0 when the JSON body has only allowed keys; else a 400 is queued, -1. */
 int api_only_keys(struct http_req *r, const char *const allowed[]);
+/* Reads a node name field: 0 with *out set (untouched if absent and not
+ * required), or -1 with 400 invalid_name / bad_request queued. */
+int api_get_name(struct http_req *r, const char *key, int required, const char **out);
 /* Queues 400 bad_request naming the field. */
 enum MHD_Result api_bad_field(struct http_req *r, const char *field);
 /* Queues 400 invalid_name for a failed name_check. */

@@ -81,8 +81,8 @@ static enum MHD_Result list_children(struct http_req *r, ms_txn *t, const struct
     struct listing l = {t, role, cJSON_CreateArray(), 0, limit, "", 0, 0};
     cJSON *j = cJSON_CreateObject();
     int rc = l.entries && j ? ms_dir_list(t, dir->id, after, list_one, &l) : MS_IO;
-    if (rc == 0 && l.rc)
-        rc = l.rc;
+    if (rc > 0)
+        rc = l.rc;  /* the walk stopped early: a full page, or l.rc */
     if (rc) {
         cJSON_Delete(l.entries);
         cJSON_Delete(j);
@@ -125,11 +125,8 @@ static int read_create(struct http_req *r, struct dbx_node *n)
         return http_reply_error(r, 400, "invalid_id", "field 'parent' must be 16 hex digits"), -1;
     if (wire_get_string(r->json, "type", &type) != WIRE_OK || wire_type_parse(type, &n->type))
         return api_bad_field(r, "type"), -1;
-    if (wire_get_string(r->json, "name", &name) != WIRE_OK)
-        return api_bad_field(r, "name"), -1;
-    int check = name_check(name, strlen(name));
-    if (check != NAME_OK)
-        return api_bad_name(r, check), -1;
+    if (api_get_name(r, "name", 1, &name))
+        return -1;
     strcpy(n->name, name);
     n->mode = n->type == NODE_DIR ? 0755 : n->type == NODE_SYMLINK ? 0777 : 0644;
     if (wire_get_uint(r->json, "mode", 07777, &v) == WIRE_INVALID)
@@ -240,11 +237,8 @@ static int read_patch(struct http_req *r, struct patch *p)
         return -1;
     if ((rc = wire_get_id(r->json, "parent", &p->parent)) == WIRE_INVALID)
         return http_reply_error(r, 400, "invalid_id", "field 'parent' must be 16 hex digits"), -1;
-    if ((rc = wire_get_string(r->json, "name", &p->name)) == WIRE_INVALID)
-        return api_bad_field(r, "name"), -1;
-    int check = p->name ? name_check(p->name, strlen(p->name)) : NAME_OK;
-    if (check != NAME_OK)
-        return api_bad_name(r, check), -1;
+    if (api_get_name(r, "name", 0, &p->name))
+        return -1;
     struct { const char *key; uint64_t max; uint64_t *out; int *has; } nums[] = {
         {"mode", 07777, &p->mode, &p->has_mode}, {"uid", UINT32_MAX, &p->uid, &p->has_uid},
         {"gid", UINT32_MAX, &p->gid, &p->has_gid}, {"if_rev", WIRE_MAX_SAFE_INT, &p->if_rev, &p->has_if_rev},

@@ -60,7 +60,7 @@ static int resolve_users(struct http_req *r, ms_txn *t, const cJSON *users, uint
 static int share_in(struct http_req *r, struct change *c, struct dbx_node *n)
 {
     const cJSON *users = cJSON_GetObjectItemCaseSensitive(r->json, "users");
-    const char *role_name = "viewer";
+    const char *role_name = NULL;
     enum role role;
     int count = cJSON_IsArray(users) ? cJSON_GetArraySize(users) : 0;
     uint32_t uids[256];
@@ -68,7 +68,7 @@ static int share_in(struct http_req *r, struct change *c, struct dbx_node *n)
         return -1;
     if (count < 1 || count > 256)
         return api_bad_field(r, "users"), -1;
-    if (wire_get_string(r->json, "role", &role_name) == WIRE_INVALID || access_role_parse(role_name, &role))
+    if (wire_get_string(r->json, "role", &role_name) != WIRE_OK || access_role_parse(role_name, &role))
         return api_bad_field(r, "role"), -1;
     if (api_node_access(r, c->t, r->id, ROLE_OWNER, n, NULL) || resolve_users(r, c->t, users, uids, count))
         return -1;

@@ -39,6 +39,20 @@ int api_only_keys(struct http_req *r, const char *const allowed[])
     return -1;
 }
 
+int api_get_name(struct http_req *r, const char *key, int required, const char **out)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(r->json, key);
+    if (!f && !required)
+        return 0;
+    if (!cJSON_IsString(f))
+        return api_bad_field(r, key), -1;
+    int check = name_check(f->valuestring, strlen(f->valuestring));
+    if (check != NAME_OK)
+        return api_bad_name(r, check), -1;
+    *out = f->valuestring;
+    return 0;
+}
+
 enum MHD_Result api_bad_field(struct http_req *r, const char *field)
 {
     return http_reply_error(r, 400, "bad_request", "field '%s' is missing or invalid", field);

@@ -59,12 +59,12 @@ static void remember_wake(struct change *c, uint32_t uid)
         c->wake[c->nwake++] = uid;
 }
 
-int change_tell(struct change *c, uint32_t uid, const char *op, const struct dbx_node *n, enum role role)
+/* One event in uid's feed. Users may share a sequence number (the key is
+ * (user, seq)); one user never gets two events of one number. */
+static int emit(struct change *c, uint32_t uid, uint64_t seq, const char *op,
+                const struct dbx_node *n, enum role role)
 {
-    uint64_t seq;
-    int rc = ms_seq_next(c->t, &seq);
-    if (rc)
-        return rc;
+    int rc;
     cJSON *ev = cJSON_CreateObject();
     cJSON *node = change_node_json(c->t, n, role);
     char *text = NULL;
@@ -85,14 +85,21 @@ int change_tell(struct change *c, uint32_t uid, const char *op, const struct dbx
     return rc;
 }
 
-static int tell_audience(struct change *c, const char *op, const struct dbx_node *n,
+int change_tell(struct change *c, uint32_t uid, const char *op, const struct dbx_node *n, enum role role)
+{
+    uint64_t seq;
+    int rc = ms_seq_next(c->t, &seq);
+    return rc ? rc : emit(c, uid, seq, op, n, role);
+}
+
+static int tell_audience(struct change *c, uint64_t seq, const char *op, const struct dbx_node *n,
                          const struct audience *a)
 {
     int rc = 0;
     if (a->overflow)
         c->wake_all = 1;
     for (size_t i = 0; i < a->count && rc == 0; i++)
-        rc = change_tell(c, a->members[i].uid, op, n, a->members[i].role);
+        rc = emit(c, a->members[i].uid, seq, op, n, a->members[i].role);
     return rc;
 }
 
@@ -108,11 +115,12 @@ int change_put_node(struct change *c, struct dbx_node *n, unsigned flags,
     n->ctime = c->now;
     if ((rc = ms_node_put(c->t, n)) != 0 || (rc = access_audience(c->t, n, now)) != 0)
         goto out;
+    /* the node's rev is the number of this change's events */
     for (size_t i = 0; before && i < before->count && rc == 0; i++)
         if (audience_role(now, before->members[i].uid) == ROLE_NONE)
-            rc = change_tell(c, before->members[i].uid, "delete", n, before->members[i].role);
+            rc = emit(c, before->members[i].uid, n->rev, "delete", n, before->members[i].role);
     if (rc == 0)
-        rc = tell_audience(c, "upsert", n, now);
+        rc = tell_audience(c, n->rev, "upsert", n, now);
 out:
     free(now);
     return rc;
@@ -165,7 +173,10 @@ int change_delete_node(struct change *c, const struct dbx_node *n)
     struct dbx_chunk *chunks = NULL;
     uint32_t nchunks = 0;
     struct audience *a = malloc(sizeof *a);
+    uint64_t seq = 0;
     int rc = a ? access_audience(c->t, n, a) : MS_IO;
+    if (rc == 0)
+        rc = ms_seq_next(c->t, &seq);
     if (rc == 0 && n->type == NODE_FILE && (rc = ms_content_get(c->t, n->id, &chunks, &nchunks)) == 0 &&
         (rc = change_chunk_refs(c, chunks, nchunks, -1)) == 0)
         rc = ms_content_del(c->t, n->id);
@@ -176,7 +187,7 @@ int change_delete_node(struct change *c, const struct dbx_node *n)
         if (ms_share_del(c->t, n->id, a->members[i].uid) == MS_IO)
             rc = MS_IO;
     if (rc == 0)
-        rc = tell_audience(c, "delete", n, a);
+        rc = tell_audience(c, seq, "delete", n, a);
     free(chunks);
     free(a);
     return rc;

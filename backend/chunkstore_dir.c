@@ -298,6 +298,17 @@ int chunkstore_quarantine(chunkstore *cs, const uint8_t hash[HASH_LEN])
     return rename(from, to) == 0 ? 0 : CS_IO;
 }
 
+static int reader_verify_tag(chunk_reader *r)
+{
+    uint8_t tag[TAG_LEN], tail[16];
+    int outl;
+    if (pread(r->fd, tag, TAG_LEN, (off_t)(HDR_LEN + r->size)) != TAG_LEN ||
+        EVP_CIPHER_CTX_ctrl(r->aead, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) != 1 ||
+        EVP_DecryptFinal_ex(r->aead, tail, &outl) != 1)
+        return CS_CORRUPT;
+    return 0;
+}
+
 int chunkstore_reader_open(chunkstore *cs, const uint8_t hash[HASH_LEN], chunk_reader **out)
 {
     char path[PATH_MAX];
@@ -322,6 +333,10 @@ int chunkstore_reader_open(chunkstore *cs, const uint8_t hash[HASH_LEN], chunk_r
         rc = CS_IO;
         goto fail;
     }
+    if (r->size == 0 && reader_verify_tag(r) != 0) {
+        EVP_CIPHER_CTX_free(r->aead);
+        goto fail;  /* no chunk is empty: a cut file */
+    }
     *out = r;
     return 0;
 fail:
@@ -335,24 +350,13 @@ enum chunk_encoding chunkstore_reader_encoding(const chunk_reader *r) { return r
 
 uint64_t chunkstore_reader_size(const chunk_reader *r) { return r->size; }
 
-static ssize_t reader_verify_tag(chunk_reader *r)
-{
-    uint8_t tag[TAG_LEN], tail[16];
-    int outl;
-    if (pread(r->fd, tag, TAG_LEN, (off_t)(HDR_LEN + r->size)) != TAG_LEN ||
-        EVP_CIPHER_CTX_ctrl(r->aead, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) != 1 ||
-        EVP_DecryptFinal_ex(r->aead, tail, &outl) != 1)
-        return CS_CORRUPT;
-    r->done++;  /* past the end: later calls answer 0 without re-checking */
-    return 0;
-}
-
+/* The last piece is handed out only after the tag checked out: a reader
+ * that stops at the known size (an HTTP response with Content-Length) must
+ * still never pass on damaged bytes as a whole chunk. */
 ssize_t chunkstore_reader_read(chunk_reader *r, void *buf, size_t cap)
 {
-    if (r->done > r->size)
-        return 0;
     if (r->done == r->size)
-        return reader_verify_tag(r);
+        return 0;
     size_t want = r->size - r->done < cap ? (size_t)(r->size - r->done) : cap;
     if (want > INT32_MAX)
         want = INT32_MAX;
@@ -364,6 +368,8 @@ ssize_t chunkstore_reader_read(chunk_reader *r, void *buf, size_t cap)
     if (EVP_DecryptUpdate(r->aead, buf, &outl, buf, (int)n) != 1 || outl != n)
         return CS_CORRUPT;
     r->done += (uint64_t)n;
+    if (r->done == r->size && reader_verify_tag(r) != 0)
+        return CS_CORRUPT;
     return n;
 }
 

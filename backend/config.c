@@ -109,7 +109,7 @@ static int set_option(struct dbxd_config *cfg, const struct option_def *o, const
         *(unsigned *)field = (unsigned)n;
         return 0;
     case OPT_LONG:
-        if (parse_number(v, 1, 10L * 365 * 24 * 3600, &n))
+        if (parse_number(v, 0, 10L * 365 * 24 * 3600, &n))
             return -1;
         *(long *)field = (long)n;
         return 0;
@@ -235,6 +235,10 @@ static int is_loopback(const char *addr)
 
 int config_check(const struct dbxd_config *cfg)
 {
+    if (cfg->token_ttl <= 0 || cfg->url_ttl <= 0 || cfg->upload_ttl <= 0 || cfg->gc_interval <= 0) {
+        fprintf(stderr, "dbxd: --token-ttl, --url-ttl, --upload-ttl and --gc-interval must be positive\n");
+        return -1;
+    }
     if (!!cfg->tls_cert[0] != !!cfg->tls_key[0]) {
         fprintf(stderr, "dbxd: --tls-cert and --tls-key go together\n");
         return -1;

@@ -208,6 +208,22 @@ static void check_length(struct http_req *r)
         http_reply_error(r, 413, "too_large", "the body is over %zu bytes", r->body_limit);
 }
 
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+/* libmicrohttpd bounds headers by its memory pool, which must also be
+ * large enough for fast body reads; the configured limit is checked here. */
+static int headers_too_large(struct http_req *r, size_t url_len)
+{
+    size_t total = url_len;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_size, &total);
+    return total > r->d->cfg.max_header;
+}
+
 static struct http_req *req_new(struct dbxd *d, struct MHD_Connection *conn,
                                 const char *url, const char *method)
 {
@@ -224,6 +240,10 @@ static struct http_req *req_new(struct dbxd *d, struct MHD_Connection *conn,
 
 static void req_begin(struct http_req *r, size_t url_len)
 {
+    if (headers_too_large(r, url_len)) {
+        http_reply_error(r, 431, "too_large", "the request headers are over %u bytes", r->d->cfg.max_header);
+        return;
+    }
     if (url_len >= sizeof r->path) {
         http_reply_error(r, 404, "not_found", "no such endpoint");
         return;
@@ -280,7 +300,9 @@ static enum MHD_Result parse_json_body(struct http_req *r)
         return MHD_YES;
     if (!wire_json_safe(r->body ? r->body : "", r->body_len))
         return http_reply_error(r, 400, "bad_json", "NUL characters are not allowed");
-    r->json = cJSON_ParseWithLength(r->body ? r->body : "", r->body_len);
+    const char *end = NULL;
+    /* require_null_terminated: "{}garbage" is not JSON */
+    r->json = cJSON_ParseWithLengthOpts(r->body ? r->body : "", r->body_len + 1, &end, 1);
     if (!r->json)
         return http_reply_error(r, 400, "bad_json", "the body is not valid JSON");
     if (!cJSON_IsObject(r->json))

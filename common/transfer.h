@@ -68,6 +68,8 @@ typedef struct transfer_opts {
     int retries;              /* tries per chunk after the first; 0: 5 */
     int compress;             /* 1: zstd when it pays (default); -1: never */
     int zstd_level;           /* 0: zframe's default */
+    int parallel_writes;      /* download: 1 lets workers pwrite at once
+                               * (they then spin on the inode lock) */
     chunker_params chunker;   /* zero: the chunker's defaults */
     transfer_progress_fn progress;
     void *progress_arg;

@@ -383,6 +383,7 @@ class Client:
     def __init__(self, server, token=None):
         self.server = server
         self.s = requests.Session()
+        self.s.trust_env = False    # no proxies, no REQUESTS_CA_BUNDLE overriding verify
         self.s.verify = server.verify
         self.token = token
         self.user = None
@@ -535,6 +536,12 @@ class Client:
         data = b"".join(out)
         assert len(data) == cm["size"], cm
         return data
+
+    def upload_chunks(self, nid, chunks, base_rev):
+        """Uploads content given as an explicit list of chunks."""
+        sess = self.open_upload(nid, chunks, base_rev)
+        self.put_missing(sess, chunks)
+        return self.commit(sess["id"])
 
     def write_file(self, parent, name, data, chunk_size=64 * KiB):
         n = self.mkfile(parent, name)

@@ -85,7 +85,7 @@ def test_paging_with_limit(alice, adir):
 
 
 @pytest.mark.parametrize("params", [{"cursor": "abc"}, {"cursor": "-1"},
-                                    {"cursor": "latest", "limit": "abc"},
+                                    {"cursor": "0", "limit": "abc"},
                                     {"cursor": "0", "wait": "abc"}, {"cursor": "0", "wait": "-1"},
                                     {"cursor": "0", "limit": "-5"}])
 def test_bad_params_400(alice, params):

@@ -30,7 +30,8 @@ def flip_hex(s, i=-1):
 def two_chunk_file(alice, adir):
     a = rand_bytes(20 * KiB)
     b = rand_bytes(30 * KiB)
-    f = alice.write_file(adir["id"], "two.bin", a + b, chunk_size=20 * KiB)
+    f = alice.mkfile(adir["id"], "two.bin")
+    alice.upload_chunks(f["id"], [a, b], 0)
     cm = alice.content(f["id"])
     assert [c["hash"] for c in cm["chunks"]] == [sha(a), sha(b)]
     return f, cm, a, b

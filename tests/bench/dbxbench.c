@@ -5,7 +5,7 @@
  *   dbxbench chunk MIB                 chunker + SHA-256 over memory
  *   dbxbench scan FILE                 the upload's first pass over a file
  *   dbxbench tcpcopy MIB               raw loopback TCP, thread to thread
- *   dbxbench updown URL USER FILE OUT [-p N] [--pid PID]
+ *   dbxbench updown URL USER FILE OUT [-p N] [--pid PID] [--multi]
  *   dbxbench longpoll URL USER [--reps N]
  *   dbxbench smallfiles URL USER [--files N] [--threads T] [--size B]
  *
@@ -515,19 +515,26 @@ static int cmd_updown(int argc, char **argv)
     transfer *t;
     httpc *h;
     char id[17], name[64];
-    int i, pid = 0, in, out;
+    int i, pid = 0, in, out, downloads = 1, k;
     int64_t rev;
     double c0, s0;
 
     if (argc < 4)
-        die("usage: updown URL USER FILE OUT [-p N] [--pid PID] [--zstd-off]");
+        die("usage: updown URL USER FILE OUT [-p N] [--pid PID] [--zstd-off] "
+            "[--multi] [--downloads N] [--parallel-writes]");
     for (i = 4; i < argc; i++) {
         if (strcmp(argv[i], "-p") == 0 && i + 1 < argc)
             o.parallel = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--downloads") == 0 && i + 1 < argc)
+            downloads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--pid") == 0 && i + 1 < argc)
             pid = atoi(argv[++i]);
         else if (strcmp(argv[i], "--zstd-off") == 0)
             o.compress = -1;
+        else if (strcmp(argv[i], "--parallel-writes") == 0)
+            o.parallel_writes = 1;
+        else if (strcmp(argv[i], "--multi") == 0)
+            o.engine = TRANSFER_ENGINE_MULTI;
     }
     login(&s, argv[0], argv[1]);
     h = httpc_new(s.pool);
@@ -556,14 +563,25 @@ static int cmd_updown(int argc, char **argv)
         printf("RESULT dbxd_hwm_after_upload_KiB %ld\n", proc_kib(pid, "VmHWM"));
     }
 
-    c0 = self_cpu();
-    s0 = proc_cpu(pid);
-    if (transfer_download_fd(t, id, out, &r) < 0) {
-        fprintf(stderr, "download: %s (%ld %s)\n", r.message, r.status, r.error);
-        return 1;
+    for (k = 0; k < downloads; k++) {
+        if (k > 0) {           /* a new file each time: fresh page cache */
+            close(out);
+            unlink(argv[3]);
+            out = open(argv[3], O_RDWR | O_CREAT | O_TRUNC, 0644);
+            if (out < 0)
+                die("updown: reopen");
+        }
+        c0 = self_cpu();
+        s0 = proc_cpu(pid);
+        if (transfer_download_fd(t, id, out, &r) < 0) {
+            fprintf(stderr, "download: %s (%ld %s)\n", r.message, r.status,
+                    r.error);
+            return 1;
+        }
+        print_xfer("download", "download", &r, self_cpu() - c0,
+                   proc_cpu(pid) - s0);
+        transfer_result_free(&r);
     }
-    print_xfer("download", "download", &r, self_cpu() - c0, proc_cpu(pid) - s0);
-    transfer_result_free(&r);
 
     /* The same content again: the server has every chunk (dedup). */
     c0 = self_cpu();
