@@ -56,8 +56,8 @@ enum MHD_Result api_bad_name(struct http_req *r, int check);
 /* A signed URL for method and path, absolute with --public-url. */
 int api_signed_url(struct http_req *r, const char *method, const char *path,
                    int64_t exp, char *out, size_t cap);
-/* Checks ?exp=&sig= against method and path; queues 403 and returns -1 on
- * failure. */
+/* Checks ?exp=&sig= against method and path (with ?u= when present);
+ * queues 403 and returns -1 on failure. */
 int api_check_signature(struct http_req *r, const char *method);
 /* The wall clock as the API stores times. */
 struct wire_time api_now(void);

@@ -12,7 +12,8 @@
 
 struct chunk_put {
     chunk_writer *w;
-    int error;  /* the first chunkstore error; later bytes are dropped */
+    uint32_t uid;  /* the account the URL was issued to (?u=) */
+    int error;     /* the first chunkstore error; later bytes are dropped */
 };
 
 static void put_free(void *p)
@@ -50,7 +51,10 @@ void api_chunk_put_begin(struct http_req *r)
     }
     r->stream = put;
     r->stream_free = put_free;
-    if ((put->error = chunkstore_writer_new(r->d->cs, r->hash, enc, &put->w)) != 0)
+    put->uid = (uint32_t)strtoul(http_query(r, "u") ? http_query(r, "u") : "0", NULL, 10);
+    const char *cl = http_header(r, "Content-Length");
+    uint64_t hint = cl ? strtoull(cl, NULL, 10) : 0;
+    if ((put->error = chunkstore_writer_new(r->d->cs, r->hash, enc, hint, &put->w)) != 0)
         http_reply_error(r, 500, "internal", "cannot store a chunk");
 }
 
@@ -75,7 +79,7 @@ static enum MHD_Result put_error(struct http_req *r, int rc)
 /* Publishes inside a metadata write transaction: garbage collection
  * removes files inside one too, so a chunk cannot be collected between
  * its rename and its record (see gc.c). */
-static int publish(struct http_req *r, chunk_writer *w, uint32_t raw_size, int *created)
+static int publish(struct http_req *r, const struct chunk_put *put, uint32_t raw_size, int *created)
 {
     struct ms_chunkrec rec;
     ms_txn *t;
@@ -94,8 +98,10 @@ static int publish(struct http_req *r, chunk_writer *w, uint32_t raw_size, int *
         rec.touched = (int64_t)time(NULL);
         rc = ms_gcq_put(t, r->hash);
     }
-    if (rc == 0 && chunkstore_writer_publish(w) != 0)
+    if (rc == 0 && chunkstore_writer_publish(put->w) != 0)
         rc = MS_IO;
+    if (rc == 0 && put->uid)
+        rc = ms_hold_put(t, r->hash, put->uid);  /* the sender has proved it has the bytes */
     if (rc == 0 && (rc = ms_chunk_put(t, r->hash, &rec)) == 0)
         return ms_txn_commit(t);
     ms_txn_abort(t);
@@ -110,7 +116,7 @@ enum MHD_Result api_chunk_put_end(struct http_req *r)
     int rc = put->error ? put->error : chunkstore_writer_finish(put->w, &raw_size);
     if (rc)
         return put_error(r, rc);
-    if ((rc = publish(r, put->w, raw_size, &created)) != 0)
+    if ((rc = publish(r, put, raw_size, &created)) != 0)
         return http_reply_ms_error(r, rc);
     chunkstore_sync(r->d->cs, r->hash);
     cJSON *j = cJSON_CreateObject();

@@ -8,6 +8,7 @@
 
 static const char *const share_keys[] = {"users", "role", NULL};
 
+/* A walk over shares that builds a JSON array. */
 struct share_list {
     ms_txn *t;
     cJSON *array;
@@ -148,15 +149,9 @@ enum MHD_Result api_share_delete(struct http_req *r)
     return http_reply_json(r, 200, cJSON_CreateObject());
 }
 
-struct shared_walk {
-    ms_txn *t;
-    cJSON *array;
-    int rc;
-};
-
 static int add_shared(void *arg, uint64_t node, uint32_t uid, enum role role)
 {
-    struct shared_walk *w = arg;
+    struct share_list *w = arg;
     struct dbx_node n;
     if (ms_node_get(w->t, node, &n) != 0)
         return 0;
@@ -179,7 +174,7 @@ enum MHD_Result api_shared(struct http_req *r)
     if (rc)
         return http_reply_ms_error(r, rc);
     cJSON *j = cJSON_CreateObject();
-    struct shared_walk w = {t, cJSON_AddArrayToObject(j, "entries"), 0};
+    struct share_list w = {t, cJSON_AddArrayToObject(j, "entries"), 0};
     rc = w.array ? ms_shares_of_user(t, r->caller.uid, add_shared, &w) : MS_IO;
     ms_txn_abort(t);
     if (rc || w.rc) {

@@ -61,11 +61,48 @@ static int session_id(struct http_req *r, const struct ms_upload *u, uint8_t id[
     return rc;
 }
 
-/* 1 when the chunk is stored: the record says so and the file is there. */
+static int chunk_order(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(struct dbx_chunk));  /* by hash, then size */
+}
+
+/* One hash has one size: within the list, and against what is stored, so
+ * a node's size is always the length of its bytes. 0, or -1 with a 400
+ * queued. */
+static int check_sizes(struct http_req *r, ms_txn *t, const struct ms_upload *u)
+{
+    struct dbx_chunk *sorted = malloc((size_t)u->nchunks * sizeof *sorted + 1);
+    struct ms_chunkrec rec;
+    char hex[HASH_HEX_LEN + 1];
+    int rc = 0;
+    if (!sorted)
+        return http_reply_error(r, 500, "internal", "out of memory"), -1;
+    memcpy(sorted, u->chunks, (size_t)u->nchunks * sizeof *sorted);
+    qsort(sorted, u->nchunks, sizeof *sorted, chunk_order);
+    for (uint32_t i = 0; i < u->nchunks && rc == 0; i++) {
+        const struct dbx_chunk *c = &sorted[i];
+        int same_hash = i > 0 && memcmp(c->hash, sorted[i - 1].hash, HASH_LEN) == 0;
+        if (same_hash && c->size == sorted[i - 1].size)
+            continue;
+        hash_to_hex(c->hash, hex);
+        if (same_hash)
+            rc = (http_reply_error(r, 400, "size_mismatch", "chunk %s is listed with two sizes", hex), -1);
+        else if (ms_chunk_get(t, c->hash, &rec) == 0 && rec.present && rec.raw_size != c->size)
+            rc = (http_reply_error(r, 400, "size_mismatch", "chunk %s is %u bytes, not %u", hex,
+                                   rec.raw_size, c->size), -1);
+    }
+    free(sorted);
+    return rc;
+}
+
+/* 1 when the chunk is stored (the record says so and the file is there)
+ * and the caller has shown it has the bytes: knowing a hash is not enough
+ * to make another account's chunk part of your file. */
 static int chunk_present(struct http_req *r, ms_txn *t, const uint8_t hash[HASH_LEN])
 {
     struct ms_chunkrec rec;
-    return ms_chunk_get(t, hash, &rec) == 0 && rec.present && chunkstore_exists(r->d->cs, hash);
+    return ms_chunk_get(t, hash, &rec) == 0 && rec.present && ms_hold_has(t, hash, r->caller.uid) &&
+           chunkstore_exists(r->d->cs, hash);
 }
 
 static int add_missing(struct http_req *r, cJSON *missing, const struct dbx_chunk *c,
@@ -73,7 +110,7 @@ static int add_missing(struct http_req *r, cJSON *missing, const struct dbx_chun
 {
     char hex[HASH_HEX_LEN + 1], path[128], url[1024];
     hash_to_hex(c->hash, hex);
-    snprintf(path, sizeof path, "/v1/chunks/%s", hex);
+    snprintf(path, sizeof path, "/v1/chunks/%s?u=%u", hex, r->caller.uid);
     cJSON *m = cJSON_CreateObject();
     if (!m || api_signed_url(r, "PUT", path, exp, url, sizeof url) != 0 ||
         !cJSON_AddStringToObject(m, "hash", hex) || !cJSON_AddNumberToObject(m, "size", c->size) ||
@@ -132,6 +169,8 @@ static int open_in(struct http_req *r, struct change *c, struct ms_upload *u)
     if (n.type != NODE_FILE)
         return http_reply_error(r, 409, n.type == NODE_DIR ? "is_dir" : "bad_request",
                                 "only files have content"), -1;
+    if (check_sizes(r, c->t, u))
+        return -1;
     int rc = session_id(r, u, u->id);
     if (rc == 0)
         rc = ms_upload_get(c->t, u->id, &old);
@@ -304,6 +343,9 @@ static int replace_content(struct change *c, struct dbx_node *n, struct ms_uploa
     if (rc == 0 && (rc = change_chunk_refs(c, u->chunks, u->nchunks, +1)) == 0 &&
         (rc = change_chunk_pins(c, u->chunks, u->nchunks, -1)) == 0)
         rc = ms_content_put(c->t, n->id, u->chunks, u->nchunks);
+    /* an editor wrote the owner's file: the owner now has these bytes too */
+    for (uint32_t i = 0; rc == 0 && n->owner_uid != u->uid && i < u->nchunks; i++)
+        rc = ms_hold_put(c->t, u->chunks[i].hash, n->owner_uid);
     n->size = u->size;
     if (rc == 0)
         rc = change_put_node(c, n, CHANGE_CONTENT, NULL);
@@ -327,7 +369,8 @@ static int commit_in(struct http_req *r, struct change *c, struct ms_upload *u,
             copy->id = 0;
         return api_node_access(r, c->t, u->node, ROLE_VIEWER, n, NULL);
     }
-    if (api_node_access(r, c->t, u->node, ROLE_EDITOR, n, NULL) || missing_chunks(r, c->t, u))
+    if (api_node_access(r, c->t, u->node, ROLE_EDITOR, n, NULL) || check_sizes(r, c->t, u) ||
+        missing_chunks(r, c->t, u))
         return -1;
     n->mtime = mtime;
     int rc = replace_content(c, n, u, copy);

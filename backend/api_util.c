@@ -78,8 +78,15 @@ int api_signed_url(struct http_req *r, const char *method, const char *path,
 
 int api_check_signature(struct http_req *r, const char *method)
 {
-    enum urlsign_result v = urlsign_verify(r->d->sign_key, method, r->path, http_query(r, "exp"),
-                                           http_query(r, "sig"), (int64_t)time(NULL));
+    char path[sizeof r->path + 32];
+    const char *u = http_query(r, "u");
+    enum urlsign_result v = URLSIGN_BAD;
+    /* an upload URL names the account it was issued to: signed with it */
+    if (!u || (u[0] && strlen(u) <= 10 && strspn(u, "0123456789") == strlen(u))) {
+        snprintf(path, sizeof path, "%s%s%s", r->path, u ? "?u=" : "", u ? u : "");
+        v = urlsign_verify(r->d->sign_key, method, path, http_query(r, "exp"),
+                           http_query(r, "sig"), (int64_t)time(NULL));
+    }
     if (v == URLSIGN_OK)
         return 0;
     if (v == URLSIGN_EXPIRED)

@@ -147,7 +147,8 @@ static int adjust_chunks(struct change *c, const struct dbx_chunk *chunks, uint3
         } else {
             *counter = (uint64_t)((int64_t)*counter + delta);
         }
-        rec.raw_size = chunks[i].size;
+        if (!rec.present)
+            rec.raw_size = chunks[i].size;  /* what the session says, until it arrives */
         if (rec.refs == 0 && rec.pins == 0) {
             rec.touched = c->now.sec;
             rc = ms_gcq_put(c->t, chunks[i].hash);

@@ -44,8 +44,10 @@ enum {
 int chunkstore_open(const char *dir, const uint8_t key[CHUNKSTORE_KEY_LEN], chunkstore **out);
 void chunkstore_close(chunkstore *cs);
 
+/* size_hint: the body's length when known (0 if not); it sizes the write
+ * buffer, so a small chunk does not cost a large allocation. */
 int chunkstore_writer_new(chunkstore *cs, const uint8_t hash[HASH_LEN],
-                          enum chunk_encoding enc, chunk_writer **out);
+                          enum chunk_encoding enc, uint64_t size_hint, chunk_writer **out);
 /* Bytes as sent: raw, or pieces of the zstd frame. */
 int chunkstore_writer_write(chunk_writer *w, const void *buf, size_t len);
 /* Checks that the input was complete and hashes to the name, seals and

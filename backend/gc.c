@@ -62,9 +62,11 @@ static int sweep_chunk(struct dbxd *d, ms_txn *t, const uint8_t hash[HASH_LEN], 
         return rc;                   /* too young: stays queued */
     if (chunkstore_remove(d->cs, hash) != 0)
         return MS_IO;
-    if ((rc = ms_chunk_del(t, hash)) == 0 && (rc = ms_gcq_del(t, hash)) == 0) {
+    /* a record may be only a pin of a chunk that never arrived */
+    if ((rc = ms_chunk_del(t, hash)) == 0 && (rc = ms_gcq_del(t, hash)) == 0 &&
+        (rc = ms_holds_drop(t, hash)) == 0 && rec.present) {
         st->chunks++;
-        st->bytes += rec.present ? rec.raw_size : 0;
+        st->bytes += rec.raw_size;
     }
     return rc;
 }

@@ -429,7 +429,9 @@ int http_start(struct dbxd *d)
     struct sockaddr_storage ss;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_POLL | MHD_USE_ERROR_LOG;
-    size_t pool = d->cfg.max_header * 2 < 65536 ? 65536 : d->cfg.max_header * 2;
+    /* The pool holds the headers and the read buffer that body bytes
+     * arrive through: larger means fewer, bigger reads of chunk uploads. */
+    size_t pool = d->cfg.max_header * 2 < (1u << 20) ? (1u << 20) : d->cfg.max_header * 2;
     if (parse_listen(&d->cfg, &ss, &flags) != 0)
         return -1;
     if (d->cfg.tls_cert[0]) {

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "gc.h"
 #include "log.h"
+#include "scrub.h"
 #include "server.h"
 
 #define DBXD_VERSION "0.1.0"
@@ -22,6 +23,7 @@ static void usage(FILE *out)
             "       dbxd userdel -d DIR USER    remove an account and end its sessions\n"
             "       dbxd passwd -d DIR USER     set a new password and end its sessions\n"
             "       dbxd gc -d DIR [--gc-grace S]  collect unreferenced chunks now\n"
+            "       dbxd scrub -d DIR           verify every chunk; quarantine damaged ones\n"
             "       dbxd --version | --help\n\n");
     config_usage(out);
 }
@@ -105,6 +107,18 @@ static int gc_command(struct dbxd *d)
     return rc ? 1 : 0;
 }
 
+static int scrub_command(struct dbxd *d)
+{
+    struct scrub_stats st;
+    if (dbxd_open_stores(d) != 0)
+        return 1;
+    int rc = scrub_run(d, &st);
+    dbxd_close_stores(d);
+    printf("scrub: checked %llu chunks (%llu bytes), %llu damaged\n", (unsigned long long)st.checked,
+           (unsigned long long)st.bytes, (unsigned long long)st.damaged);
+    return rc || st.damaged ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct dbxd d;  /* the process context; see dbxd.h */
@@ -135,6 +149,8 @@ int main(int argc, char **argv)
         return account_command(&d, cmd, argv[argc - 1]);
     if (strcmp(cmd, "gc") == 0)
         return gc_command(&d);
+    if (strcmp(cmd, "scrub") == 0)
+        return scrub_command(&d);
     if (strcmp(cmd, "serve") != 0) {
         fprintf(stderr, "dbxd: unknown command '%s' (see dbxd --help)\n", cmd);
         return 2;

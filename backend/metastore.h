@@ -123,6 +123,14 @@ typedef int (*ms_hash_fn)(void *arg, const uint8_t hash[HASH_LEN]);
 /* Walks the queue in hash order, after `after` (NULL: from the start). */
 int ms_gcq_scan(ms_txn *t, const uint8_t *after, ms_hash_fn fn, void *arg);
 
+/* Proof of possession: (chunk, account) pairs for accounts that have shown
+ * they have a chunk's bytes (sent them, or own a file made of them). A
+ * chunk stored for one account is not handed to another that only knows
+ * its hash. */
+int ms_hold_put(ms_txn *t, const uint8_t hash[HASH_LEN], uint32_t uid);
+int ms_hold_has(ms_txn *t, const uint8_t hash[HASH_LEN], uint32_t uid);  /* 1 or 0 */
+int ms_holds_drop(ms_txn *t, const uint8_t hash[HASH_LEN]);
+
 /* Upload sessions. */
 int ms_upload_get(ms_txn *t, const uint8_t id[16], struct ms_upload *u);
 int ms_upload_put(ms_txn *t, const struct ms_upload *u);

@@ -16,12 +16,12 @@
 enum dbi_index {
     DBI_META, DBI_USERS, DBI_UIDS, DBI_TOKENS, DBI_NODES, DBI_DIRENTS,
     DBI_CONTENT, DBI_CHUNKS, DBI_GCQ, DBI_UPLOADS, DBI_SHARES, DBI_SHARED,
-    DBI_FEED, DBI_COUNT
+    DBI_FEED, DBI_HOLDS, DBI_COUNT
 };
 
 static const char *const dbi_names[DBI_COUNT] = {
     "meta", "users", "uids", "tokens", "nodes", "dirents",
-    "content", "chunks", "gcq", "uploads", "shares", "shared", "feed",
+    "content", "chunks", "gcq", "uploads", "shares", "shared", "feed", "holds",
 };
 
 struct metastore {
@@ -598,6 +598,45 @@ int ms_gcq_scan(ms_txn *t, const uint8_t *after, ms_hash_fn fn, void *arg)
 {
     struct hash_walk w = {fn, arg, after};
     return kv_scan(t, DBI_GCQ, "", 0, after, after ? HASH_LEN : 0, hash_walk_one, &w);
+}
+
+/* --- proof of possession --- */
+
+static void hold_key(uint8_t k[HASH_LEN + 4], const uint8_t hash[HASH_LEN], uint32_t uid)
+{
+    memcpy(k, hash, HASH_LEN);
+    put_be32(k + HASH_LEN, uid);
+}
+
+int ms_hold_put(ms_txn *t, const uint8_t hash[HASH_LEN], uint32_t uid)
+{
+    uint8_t k[HASH_LEN + 4];
+    hold_key(k, hash, uid);
+    return kv_put(t, DBI_HOLDS, k, sizeof k, "", 0);
+}
+
+int ms_hold_has(ms_txn *t, const uint8_t hash[HASH_LEN], uint32_t uid)
+{
+    uint8_t k[HASH_LEN + 4];
+    MDB_val v;
+    hold_key(k, hash, uid);
+    return kv_get(t, DBI_HOLDS, k, sizeof k, &v) == 0;
+}
+
+int ms_holds_drop(ms_txn *t, const uint8_t hash[HASH_LEN])
+{
+    MDB_cursor *cur;
+    MDB_val k = {HASH_LEN, (void *)hash}, v;
+    int rc = mdb_cursor_open(t->txn, t->ms->dbi[DBI_HOLDS], &cur);
+    if (rc)
+        return map_err(rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         rc == 0 && k.mv_size == HASH_LEN + 4 && memcmp(k.mv_data, hash, HASH_LEN) == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : map_err(rc);
 }
 
 /* --- upload sessions --- */

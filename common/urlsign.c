@@ -61,7 +61,8 @@ int urlsign_make(const uint8_t key[URLSIGN_KEY_LEN], const char *method,
     char sig[URLSIGN_SIG_HEX_LEN + 1];
     if (!out || urlsign_sign(key, method, path, exp, sig) != 0)
         return -1;
-    int n = snprintf(out, cap, "%s?exp=%" PRId64 "&sig=%s", path, exp, sig);
+    const char *sep = strchr(path, '?') ? "&" : "?";  /* a signed query of its own */
+    int n = snprintf(out, cap, "%s%sexp=%" PRId64 "&sig=%s", path, sep, exp, sig);
     if (n < 0 || (size_t)n >= cap) {
         if (cap > 0)
             out[0] = '\0';   /* never hand back a cut-off URL */

@@ -21,7 +21,9 @@ enum urlsign_result {
 int urlsign_sign(const uint8_t key[URLSIGN_KEY_LEN], const char *method,
                  const char *path, int64_t exp, char sig[URLSIGN_SIG_HEX_LEN + 1]);
 
-/* Writes "PATH?exp=EXP&sig=SIG" into out. 0, or -1 if cap is too small. */
+/* Writes "PATH?exp=EXP&sig=SIG" into out. PATH may carry a query of its
+ * own ("P?u=7"), which is signed with it: then "P?u=7&exp=EXP&sig=SIG".
+ * 0, or -1 if cap is too small. */
 int urlsign_make(const uint8_t key[URLSIGN_KEY_LEN], const char *method,
                  const char *path, int64_t exp, char *out, size_t cap);
 

@@ -304,7 +304,8 @@ class Server:
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         log.close()
-        _LIVE.append(self)
+        if self not in _LIVE:
+            _LIVE.append(self)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if os.path.exists(self.ready):
@@ -344,6 +345,17 @@ class Server:
         if self in _LIVE:
             _LIVE.remove(self)
         return rc
+
+    def stop_checked(self):
+        """SIGTERM; fails unless dbxd exits 0 (a sanitizer report or a crash
+        at shutdown is a failure)."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.kill()
+            return
+        rc = self.stop()
+        if rc != 0:
+            pytest.fail("dbxd %s exited with %s on SIGTERM\n--- stderr:\n%s" % (
+                self.name, rc, self.log_tail()), pytrace=False)
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -582,8 +594,7 @@ def server(tmp_path_factory):
     s = Server(tmp_path_factory.mktemp("main"), name="main")
     s.start()
     yield s
-    rc = s.stop()
-    assert rc == 0, "dbxd did not exit cleanly on SIGTERM (rc %s)" % rc
+    s.stop_checked()
 
 
 @pytest.fixture(scope="session")
@@ -627,11 +638,11 @@ def make_server(tmp_path_factory):
 
     yield make
     for s in made:
-        s.kill()
+        s.stop_checked()
 
 
 def start_module_server(tmp_path_factory, request, name, args=(), users=USERS, **kw):
     s = Server(tmp_path_factory.mktemp(name), name=name, args=args, users=users, **kw)
-    request.addfinalizer(s.kill)
+    request.addfinalizer(s.stop_checked)
     s.start()
     return s

@@ -1,10 +1,12 @@
 """Accounts, login, tokens, /v1/me, and the admin commands."""
 import re
+import statistics
+import subprocess
 import time
 
 import pytest
 
-from conftest import (HEX16, USERS, ZERO_ID, check_node, err, new_id, ok,
+from conftest import (DBXD, HEX16, USERS, ZERO_ID, check_node, err, new_id, ok,
                       start_module_server)
 
 
@@ -160,3 +162,35 @@ def test_token_expiry(short_token_server):
     # a new login works again
     c.login("alice", "pw-a")
     ok(c.get("/v1/me"))
+
+
+def test_passwd(server):
+    server.useradd("frank", "frank-old")
+    r = subprocess.run([DBXD, "passwd", "-d", server.datadir, "frank"], input="frank-new\n",
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    err(server.client().post("/v1/login", {"user": "frank", "password": "frank-old"}, auth=False),
+        401, "unauthorized")
+    server.client("frank", "frank-new")
+    r = subprocess.run([DBXD, "passwd", "-d", server.datadir, "nosuchuser"], input="x\n",
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+
+
+def test_login_does_the_same_work_for_unknown_users(server):
+    c = server.client()
+
+    def t(user, pw):
+        ts = []
+        for _ in range(5):
+            t0 = time.monotonic()
+            r = c.post("/v1/login", {"user": user, "password": pw}, auth=False)
+            ts.append(time.monotonic() - t0)
+            assert r.status_code == 401
+        return statistics.median(ts)
+
+    wrong = t("alice", "wrong-password")
+    unknown = t("nobody-" + new_id(), "wrong-password")
+    # a slow password hash for the real user, and as much work for a
+    # user who does not exist (no user-enumeration by timing)
+    assert unknown >= 0.5 * wrong and wrong >= 0.5 * unknown, (wrong, unknown)

@@ -143,6 +143,7 @@ def test_long_poll_wakes_within_100ms(server, alice, adir):
         assert box["held"] >= 0.4
         assert n["id"] in [c["node"]["id"] for c in box["j"]["changes"]]
         delays.append(box["done"] - t_commit)
+    print("long-poll wake-up delays:", ["%.4f" % d for d in delays])
     med = statistics.median(delays)
     assert med < 0.1, "long-poll wake-up delays %s (median %.3f s)" % (
         ["%.3f" % d for d in delays], med)
@@ -255,4 +256,41 @@ def test_share_event_wakes_long_poll(server, alice, adir):
     assert box["done"] - t < 0.2
     sh = [c for c in box["j"]["changes"] if c["op"] == "share"]
     assert sh and sh[0]["node"]["id"] == f["id"] and sh[0]["role"] == "editor"
+    ok(alice.delete("/v1/nodes/%s/shares/carol" % f["id"]))
+
+
+def test_many_long_polls_do_not_starve_the_server(server, alice, adir):
+    """Every mount holds a long-poll open: 40 of them must not use up the
+    server's threads, and one commit wakes them all."""
+    n = 40
+    pollers = [server.client("carol") for _ in range(n)]
+    cur = pollers[0].latest()
+    done = [None] * n
+    results = [None] * n
+
+    def poll(k):
+        try:
+            results[k] = pollers[k].changes(cur, wait=20)
+        finally:
+            done[k] = time.monotonic()
+
+    ths = [threading.Thread(target=poll, args=(k,)) for k in range(n)]
+    for t in ths:
+        t.start()
+    time.sleep(1.0)
+    assert all(d is None for d in done), "a long-poll returned before any event"
+    # the server still answers other requests at once
+    t0 = time.monotonic()
+    alice.me_ok()
+    f = alice.mkfile(adir["id"], "f")
+    assert time.monotonic() - t0 < 1.0, "requests stalled behind long-polls"
+    # one event for carol wakes every one of them
+    alice.share(f["id"], ["carol"], "viewer")
+    t1 = time.monotonic()
+    for t in ths:
+        t.join(15)
+    assert all(not t.is_alive() for t in ths)
+    assert all(r is not None and any(c["op"] == "share" for c in r["changes"]) for r in results)
+    slowest = max(done) - t1
+    assert slowest < 0.5, "the last of %d long-polls woke after %.3f s" % (n, slowest)
     ok(alice.delete("/v1/nodes/%s/shares/carol" % f["id"]))

@@ -62,7 +62,7 @@ def test_chunk_head(anon, two_chunk_file):
 
 def test_chunk_get_accept_zstd(anon, alice, adir):
     plain = (b"a compressible line of text, again and again\n" * 3000)[:100 * KiB]
-    f = alice.write_file(adir["id"], "z.txt", plain)
+    f = alice.write_file(adir["id"], "z.txt", plain, chunk_size=len(plain))
     c = alice.content(f["id"])["chunks"][0]
     r = anon.s.get(anon.url(c["url"]), headers={"Accept-Encoding": "zstd"}, stream=True,
                    timeout=10)
@@ -202,3 +202,23 @@ def test_expired_urls(short_url_server):
     c.commit(s["id"])
     assert c.download(g["id"]) == b"".join(new)
     assert chunks
+
+
+def test_public_url_makes_absolute_urls(make_server):
+    srv = make_server("puburl", args=["--public-url", "https://files.example.test:8443"],
+                      users={"alice": "pw"})
+    c = srv.client("alice", "pw")
+    f = c.mkfile(c.root, "f")
+    s = c.open_upload(f["id"], [b"abc"], 0)
+    assert s["missing"][0]["url"].startswith(
+        "https://files.example.test:8443/v1/chunks/" + sha(b"abc") + "?"), s
+    # the signature covers the path, not the host: the same path works here
+    path = urlsplit(s["missing"][0]["url"])
+    ok(c.put_chunk(path.path + "?" + path.query, b"abc"), 201)
+    c.commit(s["id"])
+    cm = c.content(f["id"])
+    assert cm["chunks"][0]["url"].startswith("https://files.example.test:8443/v1/chunks/")
+    j = ok(c.post("/v1/nodes/%s/links" % f["id"], {"expires_in": 60}))
+    assert j["url"].startswith("https://files.example.test:8443/v1/links/" + f["id"] + "?")
+    u = urlsplit(j["url"])
+    assert c.s.get(c.url(u.path + "?" + u.query), timeout=10).content == b"abc"

@@ -41,7 +41,7 @@ def tls_server(tmp_path_factory, request, certs):
     s = Server(tmp_path_factory.mktemp("tls"), name="tls",
                tls=(certs["cert"], certs["key"], certs["ca"]),
                users={"alice": USERS["alice"], "bob": USERS["bob"]})
-    request.addfinalizer(s.kill)
+    request.addfinalizer(s.stop_checked)
     s.start()
     return s
 

@@ -317,6 +317,7 @@ def _check_conflict_name(name, stem, ext):
 def test_stale_base_commit_makes_conflicted_copy(alice, carol, adir, name, stem, ext):
     f = alice.write_file(adir["id"], name, b"version zero")
     base = f["content_rev"]
+    cur = alice.latest()
     a_data = b"first writer's bytes " * 50
     b_data = b"second writer's bytes " * 60
     ca, cb = split(a_data, 400), split(b_data, 500)
@@ -339,6 +340,10 @@ def test_stale_base_commit_makes_conflicted_copy(alice, carol, adir, name, stem,
     assert sorted(names) == sorted([name, conflict["name"]])
     assert alice.download(f["id"]) == b_data
     assert alice.download(conflict["id"]) == a_data
+    # the feed tells other devices about the copy and the new content
+    ev = alice.changes(cur)["changes"]
+    assert [e["op"] for e in ev if e["node"]["id"] == conflict["id"]] == ["upsert"], ev
+    assert [e["node"]["size"] for e in ev if e["node"]["id"] == f["id"]][-1] == len(b_data)
     # retrying the conflicting commit makes no second copy
     jb2 = alice.commit(sb["id"])
     assert jb2["conflict"] and jb2["conflict"]["id"] == conflict["id"]

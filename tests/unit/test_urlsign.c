@@ -111,6 +111,21 @@ static void test_make(const char *sig)
     CHECK_EQ(urlsign_make(key, "PUT", PATH_A, EXP, url, 0), -1);
 }
 
+/* A path with a query of its own is signed with that query. */
+static void test_make_with_query(void)
+{
+    char path[256], url[512], sig[URLSIGN_SIG_HEX_LEN + 1], want[512];
+    snprintf(path, sizeof path, "%s?u=7", PATH_A);
+    CHECK_EQ(urlsign_make(key, "PUT", path, EXP, url, sizeof url), 0);
+    CHECK_EQ(urlsign_sign(key, "PUT", path, EXP, sig), 0);
+    snprintf(want, sizeof want, "%s&exp=%s&sig=%s", path, EXP_STR, sig);
+    CHECK_STR(url, want);
+    CHECK_EQ(urlsign_verify(key, "PUT", path, EXP_STR, sig, EXP), URLSIGN_OK);
+    snprintf(path, sizeof path, "%s?u=8", PATH_A);  /* another account */
+    CHECK_EQ(urlsign_verify(key, "PUT", path, EXP_STR, sig, EXP), URLSIGN_BAD);
+    CHECK_EQ(urlsign_verify(key, "PUT", PATH_A, EXP_STR, sig, EXP), URLSIGN_BAD);
+}
+
 int main(void)
 {
     char sig[URLSIGN_SIG_HEX_LEN + 1];
@@ -121,5 +136,6 @@ int main(void)
     test_nulls(sig);
     test_expiry(sig);
     test_make(sig);
+    test_make_with_query();
     return unit_done();
 }
