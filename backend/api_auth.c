@@ -17,7 +17,13 @@ enum MHD_Result api_login(struct http_req *r)
         return api_bad_field(r, "user");
     if (wire_get_string(r->json, "password", &password) != WIRE_OK || strlen(password) > 1024)
         return api_bad_field(r, "password");
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *addr = ci ? ci->client_addr : NULL;
+    if (!throttle_allow(r->d->logins, addr))
+        return http_reply_error(r, 429, "too_many_attempts", "too many failed logins; wait a minute");
     int rc = auth_login(r->d, user, password, token, &expires, &r->caller);
+    if (rc == MS_NOTFOUND)
+        throttle_failed(r->d->logins, addr);
     if (rc == MS_NOTFOUND)
         return http_reply_error(r, 401, "unauthorized", "wrong user name or password");
     if (rc)

@@ -23,6 +23,9 @@
 #include "hash.h"
 
 #define CHUNK_MAX_RAW (64u << 20)
+/* What a chunk may take as sent: raw, or a zstd frame of at most 64 MiB,
+ * which is never much larger (compressBound). */
+#define CHUNK_MAX_STORED (CHUNK_MAX_RAW + (CHUNK_MAX_RAW >> 7) + 4096)
 #define CHUNKSTORE_KEY_LEN 32
 
 typedef struct chunkstore chunkstore;

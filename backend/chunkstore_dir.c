@@ -35,7 +35,7 @@ struct chunk_writer {
     EVP_CIPHER_CTX *aead;
     hash_ctx *hasher;
     zframe_dec *dec;
-    uint64_t raw_size;
+    uint64_t raw_size, stored_size;
     size_t wlen, wcap;
     uint8_t *wbuf;
 };
@@ -201,6 +201,9 @@ static int hash_plain(void *arg, const void *buf, size_t len)
 int chunkstore_writer_write(chunk_writer *w, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
+    /* a frame of empty blocks decodes to nothing: bound the input too */
+    if ((w->stored_size += len) > CHUNK_MAX_STORED)
+        return CS_TOO_LARGE;
     int rc = w->dec ? zframe_dec_push(w->dec, buf, len, hash_plain, w) : hash_plain(w, buf, len);
     if (rc)
         return rc == SINK_TOO_LARGE ? CS_TOO_LARGE : rc == SINK_IO ? CS_IO : CS_BAD_INPUT;

@@ -34,6 +34,7 @@ static const struct option_def options[] = {
     NUM(OPT_FLAG, insecure_bind, ": allow a non-loopback address without TLS"),
     NUM(OPT_UINT, max_connections, "N: simultaneous connections (default 1024)"),
     NUM(OPT_UINT, max_header, "BYTES: request header limit (default 32768)"),
+    NUM(OPT_UINT, login_attempts, "N: failed logins allowed per client address and minute (default 20)"),
     NUM(OPT_LONG, token_ttl, "SECONDS: login token lifetime (default 30 days)"),
     NUM(OPT_LONG, url_ttl, "SECONDS: signed chunk URL lifetime (default 3600)"),
     NUM(OPT_LONG, upload_ttl, "SECONDS: upload session lifetime (default 86400)"),
@@ -53,6 +54,7 @@ void config_defaults(struct dbxd_config *cfg)
     cfg->port = 8420;
     cfg->max_connections = 1024;
     cfg->max_header = 32768;
+    cfg->login_attempts = 20;
     cfg->token_ttl = 30L * 24 * 3600;
     cfg->url_ttl = 3600;
     cfg->upload_ttl = 24 * 3600;
@@ -235,8 +237,10 @@ static int is_loopback(const char *addr)
 
 int config_check(const struct dbxd_config *cfg)
 {
-    if (cfg->token_ttl <= 0 || cfg->url_ttl <= 0 || cfg->upload_ttl <= 0 || cfg->gc_interval <= 0) {
-        fprintf(stderr, "dbxd: --token-ttl, --url-ttl, --upload-ttl and --gc-interval must be positive\n");
+    if (cfg->token_ttl <= 0 || cfg->url_ttl <= 0 || cfg->upload_ttl <= 0 || cfg->gc_interval <= 0 ||
+        cfg->login_attempts == 0) {
+        fprintf(stderr, "dbxd: --token-ttl, --url-ttl, --upload-ttl, --gc-interval and "
+                        "--login-attempts must be positive\n");
         return -1;
     }
     if (!!cfg->tls_cert[0] != !!cfg->tls_key[0]) {

@@ -13,6 +13,7 @@
 #include "chunkstore.h"
 #include "feed.h"
 #include "metastore.h"
+#include "throttle.h"
 #include "urlsign.h"
 
 struct dbxd_config {
@@ -27,6 +28,7 @@ struct dbxd_config {
     int insecure_bind;
     unsigned max_connections;
     unsigned max_header;
+    unsigned login_attempts;  /* failed logins per address and minute */
     long token_ttl, url_ttl, upload_ttl;
     long gc_grace, gc_interval;
     unsigned long map_size_mb;
@@ -38,6 +40,7 @@ struct dbxd {
     metastore *ms;
     chunkstore *cs;
     feed *feed;
+    throttle *logins;
     uint8_t sign_key[URLSIGN_KEY_LEN];
     struct MHD_Daemon *mhd;
     char *tls_cert_pem, *tls_key_pem;  /* libmicrohttpd reads them while it runs */

@@ -251,7 +251,7 @@ static void req_begin(struct http_req *r, size_t url_len)
     if (!(r->route = route_find(r)))
         return;
     unsigned f = r->route->flags;
-    r->body_limit = (f & ROUTE_STREAM) ? CHUNK_MAX_RAW + (CHUNK_MAX_RAW >> 7) + 4096
+    r->body_limit = (f & ROUTE_STREAM) ? CHUNK_MAX_STORED
                   : (f & ROUTE_BIG) ? HTTP_BIG_JSON_LIMIT : HTTP_JSON_LIMIT;
     if ((f & ROUTE_AUTH) && authenticate(r) != MHD_YES)
         return;

@@ -107,7 +107,8 @@ int server_run(struct dbxd *d)
     signal(SIGPIPE, SIG_IGN);
     pthread_mutex_init(&d->stop_lock, NULL);
     pthread_cond_init(&d->stop_cond, NULL);
-    if (dbxd_open_stores(d) != 0 || !(d->feed = feed_new()))
+    if (dbxd_open_stores(d) != 0 || !(d->feed = feed_new()) ||
+        !(d->logins = throttle_new(d->cfg.login_attempts)))
         goto out;
     if (http_start(d) != 0 || gc_thread_start(d) != 0)
         goto out;
@@ -120,7 +121,9 @@ out:
         feed_shutdown(d->feed);  /* wakes long-polls so their threads end */
     http_stop(d);
     feed_free(d->feed);
+    throttle_free(d->logins);
     d->feed = NULL;
+    d->logins = NULL;
     dbxd_close_stores(d);
     pthread_cond_destroy(&d->stop_cond);
     pthread_mutex_destroy(&d->stop_lock);

@@ -194,3 +194,14 @@ def test_login_does_the_same_work_for_unknown_users(server):
     # a slow password hash for the real user, and as much work for a
     # user who does not exist (no user-enumeration by timing)
     assert unknown >= 0.5 * wrong and wrong >= 0.5 * unknown, (wrong, unknown)
+
+
+def test_failed_logins_are_throttled_per_address(make_server):
+    srv = make_server("throttle", args=["--login-attempts", "3"])
+    c = srv.client()
+    for _ in range(3):
+        err(c.post("/v1/login", {"user": "alice", "password": "wrong"}, auth=False), 401)
+    # the limit is reached: even the right password waits for the next minute
+    err(c.post("/v1/login", {"user": "alice", "password": srv.users["alice"]}, auth=False),
+        429, ("too_many_attempts",))
+    assert srv.alive()
