@@ -1,34 +1,22 @@
-/* httpc: see httpc.h. */
-#include "httpc.h"
+/* httpc: one handle and its requests: the curl easy handle, the callbacks
+ * that route an answer's body (to a sink, through the zstd decoder, or into
+ * a buffer for JSON), and the three kinds of request. See httpc.h. */
+#include "httpc_int.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-
-#include <curl/curl.h>
 
 #include "zframe.h"
 
 #define HTTPC_RECV_BUF (512L * 1024)        /* CURL_MAX_READ_SIZE */
 #define HTTPC_SEND_BUF (2L * 1024 * 1024)   /* the largest curl allows */
 #define HTTPC_JSON_MAX ((size_t)512 << 20)  /* JSON answer limit */
-#define HTTPC_ERRBODY_MAX ((size_t)1 << 20) /* error answer of a chunk call */
+#define HTTPC_ERRBODY_MAX ((size_t)1 << 20) /* answer of a chunk request */
 #define HTTPC_KEEP_BUF ((size_t)4 << 20)    /* reply buffer kept between calls */
-
-struct httpc_pool {
-    char *base;
-    size_t base_len;
-    char *ca_file;
-    CURLSH *share;
-    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
-    pthread_mutex_t tok_mu;
-    char *auth;                   /* "Authorization: Bearer ..." or NULL */
-};
 
 struct rbuf {
     char *p;
@@ -56,188 +44,7 @@ struct httpc {
     int api;                      /* an API call: a 2xx answer must be JSON */
     char *url;                    /* resolved URL of the request */
     struct curl_slist *hdrs;
-    /* asynchronous use */
-    httpc_multi *multi;           /* the multi handle h is added to, or NULL */
-    int async_done;
-    CURLcode async_rc;
 };
-
-/* ---- pool --------------------------------------------------------------- */
-
-static void share_lock(CURL *c, curl_lock_data data, curl_lock_access acc,
-                       void *arg)
-{
-    httpc_pool *p = arg;
-    (void)c;
-    (void)acc;
-    if ((unsigned)data < CURL_LOCK_DATA_LAST)
-        pthread_mutex_lock(&p->locks[data]);
-}
-
-static void share_unlock(CURL *c, curl_lock_data data, void *arg)
-{
-    httpc_pool *p = arg;
-    (void)c;
-    if ((unsigned)data < CURL_LOCK_DATA_LAST)
-        pthread_mutex_unlock(&p->locks[data]);
-}
-
-static int base_ok(const char *u)
-{
-    const char *host;
-    if (strncasecmp(u, "http://", 7) == 0)
-        host = u + 7;
-    else if (strncasecmp(u, "https://", 8) == 0)
-        host = u + 8;
-    else
-        return 0;
-    if (*host == '\0' || *host == '/')
-        return 0;
-    for (; *u; u++)
-        if ((unsigned char)*u <= ' ' || (unsigned char)*u >= 0x7f)
-            return 0;
-    return 1;
-}
-
-static int share_setup(httpc_pool *p)
-{
-    p->share = curl_share_init();
-    if (!p->share)
-        return -1;
-    if (curl_share_setopt(p->share, CURLSHOPT_USERDATA, p) ||
-        curl_share_setopt(p->share, CURLSHOPT_LOCKFUNC, share_lock) ||
-        curl_share_setopt(p->share, CURLSHOPT_UNLOCKFUNC, share_unlock) ||
-        curl_share_setopt(p->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) ||
-        curl_share_setopt(p->share, CURLSHOPT_SHARE,
-                          CURL_LOCK_DATA_SSL_SESSION))
-        return -1;
-    return 0;
-}
-
-httpc_pool *httpc_pool_new(const char *base_url, const char *ca_file)
-{
-    httpc_pool *p = NULL;
-    int i;
-
-    if (!base_url || !base_ok(base_url)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_init(&p->locks[i], NULL);
-    pthread_mutex_init(&p->tok_mu, NULL);
-    p->base = strdup(base_url);
-    if (!p->base)
-        goto fail;
-    p->base_len = strlen(p->base);
-    while (p->base_len > 0 && p->base[p->base_len - 1] == '/')
-        p->base[--p->base_len] = '\0';
-    if (ca_file && !(p->ca_file = strdup(ca_file)))
-        goto fail;
-    if (share_setup(p) < 0)
-        goto fail;
-    return p;
-fail:
-    httpc_pool_free(p);
-    errno = ENOMEM;
-    return NULL;
-}
-
-void httpc_pool_free(httpc_pool *p)
-{
-    int i;
-    if (!p)
-        return;
-    if (p->share)
-        curl_share_cleanup(p->share);
-    for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_destroy(&p->locks[i]);
-    pthread_mutex_destroy(&p->tok_mu);
-    if (p->auth) {
-        explicit_bzero(p->auth, strlen(p->auth));
-        free(p->auth);
-    }
-    free(p->ca_file);
-    free(p->base);
-    free(p);
-}
-
-int httpc_pool_set_token(httpc_pool *p, const char *token)
-{
-    static const char pfx[] = "Authorization: Bearer ";
-    char *auth = NULL, *old;
-    const char *t;
-
-    if (token) {
-        for (t = token; *t; t++)
-            if ((unsigned char)*t <= ' ' || (unsigned char)*t >= 0x7f) {
-                errno = EINVAL;
-                return -1;
-            }
-        auth = malloc(sizeof pfx + strlen(token));
-        if (!auth)
-            return -1;
-        memcpy(auth, pfx, sizeof pfx - 1);
-        strcpy(auth + sizeof pfx - 1, token);
-    }
-    pthread_mutex_lock(&p->tok_mu);
-    old = p->auth;
-    p->auth = auth;
-    pthread_mutex_unlock(&p->tok_mu);
-    if (old) {
-        explicit_bzero(old, strlen(old));
-        free(old);
-    }
-    return 0;
-}
-
-const char *httpc_pool_base(const httpc_pool *p)
-{
-    return p->base;
-}
-
-static int is_absolute(const char *u)
-{
-    return strncasecmp(u, "http://", 7) == 0 ||
-           strncasecmp(u, "https://", 8) == 0;
-}
-
-char *httpc_resolve(const httpc_pool *p, const char *url)
-{
-    char *out;
-    size_t n;
-
-    if (!url) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (is_absolute(url))
-        return strdup(url);
-    if (url[0] != '/' || url[1] == '/') {  /* "//host" is not ours either */
-        errno = EINVAL;
-        return NULL;
-    }
-    n = strlen(url);
-    out = malloc(p->base_len + n + 1);
-    if (!out)
-        return NULL;
-    memcpy(out, p->base, p->base_len);
-    memcpy(out + p->base_len, url, n + 1);
-    return out;
-}
-
-/* Whether url lies under the base URL, so that it may carry the token. */
-static int under_base(const httpc_pool *p, const char *url)
-{
-    char c;
-    if (strncasecmp(url, p->base, p->base_len) != 0)
-        return 0;
-    c = url[p->base_len];
-    return c == '\0' || c == '/' || c == '?';
-}
 
 /* ---- one handle ----------------------------------------------------------- */
 
@@ -294,17 +101,11 @@ void httpc_free(httpc *h)
 {
     if (!h)
         return;
-    httpc_multi_abort(h);
     if (h->curl)
         curl_easy_cleanup(h->curl);
     zframe_dec_free(h->dec);
     free(h->body.p);
     free(h);
-}
-
-httpc_pool *httpc_get_pool(const httpc *h)
-{
-    return h->pool;
 }
 
 const char *httpc_error(const httpc *h)
@@ -479,12 +280,8 @@ static struct curl_slist *build_headers(httpc *h, const struct req *r,
         l = add_hdr(l, "Accept: application/json", &err);
     l = add_hdr(l, r->accept_zstd ? "Accept-Encoding: zstd"
                                   : "Accept-Encoding: identity", &err);
-    if (r->api && under_base(h->pool, url)) {
-        pthread_mutex_lock(&h->pool->tok_mu);
-        if (h->pool->auth)
-            l = add_hdr(l, h->pool->auth, &err);
-        pthread_mutex_unlock(&h->pool->tok_mu);
-    }
+    if (r->api && !err && httpc_pool_add_auth(h->pool, url, &l) < 0)
+        err = 1;
     if (err) {
         curl_slist_free_all(l);
         return NULL;
@@ -513,7 +310,8 @@ static void reset_state(httpc *h, const struct req *r)
     h->msg[0] = '\0';
     h->errbuf[0] = '\0';
     h->body.len = 0;
-    h->body.max = (r->api || !r->sink) ? HTTPC_JSON_MAX : HTTPC_ERRBODY_MAX;
+    /* A chunk request's answer is a short JSON note, never a listing. */
+    h->body.max = r->api ? HTTPC_JSON_MAX : HTTPC_ERRBODY_MAX;
     h->status = 0;
     h->zstd = h->ce_other = 0;
     h->routed = h->to_sink = 0;
@@ -698,166 +496,4 @@ int httpc_get_stream(httpc *h, const char *url, int accept_zstd,
         .sink = sink, .sink_arg = arg,
     };
     return perform(h, &r, status, reply, wire_bytes);
-}
-
-/* ---- asynchronous requests ------------------------------------------------ */
-
-struct httpc_multi {
-    CURLM *m;
-    int n;                        /* easy handles added */
-};
-
-httpc_multi *httpc_multi_new(void)
-{
-    httpc_multi *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
-    m->m = curl_multi_init();
-    if (!m->m) {
-        free(m);
-        return NULL;
-    }
-    return m;
-}
-
-void httpc_multi_free(httpc_multi *m)
-{
-    if (!m)
-        return;
-    curl_multi_cleanup(m->m);
-    free(m);
-}
-
-int httpc_multi_running(const httpc_multi *m)
-{
-    return m->n;
-}
-
-static int multi_add(httpc_multi *m, httpc *h, const struct req *r)
-{
-    if (h->multi || h->async_done) {
-        set_msg(h, "handle busy");
-        return -1;
-    }
-    if (start(h, r) < 0)
-        return -1;
-    if (curl_easy_setopt(h->curl, CURLOPT_PRIVATE, h) ||
-        curl_multi_add_handle(m->m, h->curl) != CURLM_OK) {
-        finish_cleanup(h);
-        set_msg(h, "cannot start the request");
-        return -1;
-    }
-    h->multi = m;
-    m->n++;
-    return 0;
-}
-
-int httpc_multi_put_buf(httpc_multi *m, httpc *h, const char *url,
-                        const void *buf, size_t len,
-                        const char *content_encoding)
-{
-    struct req r = {
-        .method = "PUT", .url = url, .body = buf ? buf : "",
-        .body_len = len, .content_type = "application/octet-stream",
-        .content_encoding = content_encoding,
-    };
-    return multi_add(m, h, &r);
-}
-
-int httpc_multi_get_stream(httpc_multi *m, httpc *h, const char *url,
-                           int accept_zstd, httpc_sink sink, void *arg)
-{
-    struct req r = {
-        .method = "GET", .url = url, .accept_zstd = accept_zstd,
-        .sink = sink, .sink_arg = arg,
-    };
-    return multi_add(m, h, &r);
-}
-
-/* Hands out one ended request, if curl has one. */
-static int multi_take(httpc_multi *m, httpc **done)
-{
-    CURLMsg *msg;
-    httpc *h;
-    char *priv;
-    int left;
-
-    while ((msg = curl_multi_info_read(m->m, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv) ||
-            !priv)
-            continue;
-        h = (httpc *)(void *)priv;
-        h->async_rc = msg->data.result;
-        curl_multi_remove_handle(m->m, h->curl);
-        h->multi = NULL;
-        h->async_done = 1;
-        m->n--;
-        *done = h;
-        return 1;
-    }
-    return 0;
-}
-
-static long ms_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0->tv_sec) * 1000L +
-           (t.tv_nsec - t0->tv_nsec) / 1000000L;
-}
-
-int httpc_multi_next(httpc_multi *m, long timeout_ms, httpc **done)
-{
-    struct timespec t0;
-    long left;
-    int running;
-
-    *done = NULL;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        if (multi_take(m, done))
-            return 1;
-        if (m->n == 0)
-            return 0;
-        if (curl_multi_perform(m->m, &running) != CURLM_OK)
-            return -1;
-        if (multi_take(m, done))
-            return 1;
-        left = timeout_ms - ms_since(&t0);
-        if (left <= 0)
-            return 0;
-        if (curl_multi_poll(m->m, NULL, 0, (int)(left > 1000 ? 1000 : left),
-                            NULL) != CURLM_OK)
-            return -1;
-    }
-}
-
-int httpc_multi_result(httpc *h, long *status, cJSON **reply,
-                       uint64_t *wire_bytes)
-{
-    if (reply)
-        *reply = NULL;
-    if (status)
-        *status = 0;
-    if (!h->async_done) {
-        set_msg(h, "no ended request");
-        return -1;
-    }
-    h->async_done = 0;
-    return finish(h, h->async_rc, status, reply, wire_bytes);
-}
-
-void httpc_multi_abort(httpc *h)
-{
-    if (h->multi) {
-        curl_multi_remove_handle(h->multi->m, h->curl);
-        h->multi->n--;
-        h->multi = NULL;
-        finish_cleanup(h);
-    } else if (h->async_done) {
-        h->async_done = 0;
-        finish_cleanup(h);
-    }
 }

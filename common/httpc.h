@@ -4,18 +4,19 @@
  * before any other thread exists and before httpc_pool_new(), and
  * curl_global_cleanup() at exit. httpc keeps no global state of its own.
  *
- * httpc_pool: what one client process shares: the base URL, the bearer
- *   token (settable at any time, from any thread), the CA file, and a curl
- *   share handle for the DNS cache and TLS sessions (so a new connection
- *   resumes a TLS session instead of a full handshake), locked with pthread
- *   mutexes. The connection cache is deliberately NOT shared: libcurl 7.88
- *   documents that sharing connections between concurrent threads is not
- *   supported (CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT). Instead each httpc
- *   keeps its own keep-alive connection, which gives the same reuse for the
- *   one-handle-per-thread model.
- * httpc: one per thread (one curl easy handle reused across requests,
- *   keep-alive, TCP_NODELAY, large buffers). Never used by two threads at
- *   once. The token is never logged or put in an error message.
+ * httpc_pool (httpc_pool.c): what one client process shares: the base
+ *   URL, the bearer token (settable at any time, from any thread), the CA
+ *   file, and a curl share handle for the DNS cache and TLS sessions (so a
+ *   new connection resumes a TLS session instead of a full handshake),
+ *   locked with pthread mutexes. The connection cache is deliberately NOT
+ *   shared: libcurl 7.88 documents that sharing connections between
+ *   concurrent threads is not supported (CURLSHOPT_SHARE,
+ *   CURL_LOCK_DATA_CONNECT). Instead each httpc keeps its own keep-alive
+ *   connection, which gives the same reuse for the one-handle-per-thread
+ *   model. The caller owns the pool and frees it after its handles.
+ * httpc (httpc.c): one per thread (one curl easy handle reused across
+ *   requests, keep-alive, TCP_NODELAY, large buffers). Never used by two
+ *   threads at once. The token is never logged or put in an error message.
  *
  * Requests to the API (httpc_json) carry "Authorization: Bearer TOKEN" only
  * when the URL is under the base URL. Chunk requests (httpc_put_buf,
@@ -46,7 +47,6 @@ void httpc_pool_free(httpc_pool *p);
  * every httpc of the pool. 0 or -1 (no memory, or a token with characters
  * outside printable ASCII). */
 int httpc_pool_set_token(httpc_pool *p, const char *token);
-const char *httpc_pool_base(const httpc_pool *p);
 
 /* Resolves a server-handed URL: absolute ("http://", "https://") as is,
  * relative ("/v1/...") against the base URL. Returns a malloc'd string, or
@@ -55,7 +55,6 @@ char *httpc_resolve(const httpc_pool *p, const char *url);
 
 httpc *httpc_new(httpc_pool *p);
 void httpc_free(httpc *h);
-httpc_pool *httpc_get_pool(const httpc *h);
 
 /* Message of the last failure of h (transport, or what the caller of a
  * failing call should know); "" if none. Valid until the next request. */
@@ -99,39 +98,5 @@ typedef int (*httpc_sink)(void *arg, const void *buf, size_t len);
 int httpc_get_stream(httpc *h, const char *url, int accept_zstd,
                      httpc_sink sink, void *arg, long *status, cJSON **reply,
                      uint64_t *wire_bytes);
-
-/* ---- asynchronous requests: N transfers driven by one thread ----------------
- * The same chunk requests, started on idle httpc handles and driven together
- * by a curl multi handle (which then keeps their connections in its own
- * cache). An httpc runs one request at a time, and belongs to one multi while
- * a request of it runs there. A multi and its handles are used by one
- * thread. */
-typedef struct httpc_multi httpc_multi;
-
-httpc_multi *httpc_multi_new(void);
-/* Every request must have ended or been aborted first. */
-void httpc_multi_free(httpc_multi *m);
-
-/* Start a request on h, as httpc_put_buf / httpc_get_stream would: buf,
- * sink and arg must stay valid until the request has ended. 0, or -1
- * (httpc_error(h)); the outcome comes from httpc_multi_result(). */
-int httpc_multi_put_buf(httpc_multi *m, httpc *h, const char *url,
-                        const void *buf, size_t len,
-                        const char *content_encoding);
-int httpc_multi_get_stream(httpc_multi *m, httpc *h, const char *url,
-                           int accept_zstd, httpc_sink sink, void *arg);
-
-/* Moves the transfers on until one ends (1, *done set to its handle),
- * timeout_ms passes or nothing runs (0), or curl fails (-1). */
-int httpc_multi_next(httpc_multi *m, long timeout_ms, httpc **done);
-/* Requests of m still running (started, not yet handed out by next). */
-int httpc_multi_running(const httpc_multi *m);
-
-/* The outcome of h's ended request, exactly as the synchronous call would
- * have returned it; h is idle again. -1 if h has no ended request. */
-int httpc_multi_result(httpc *h, long *status, cJSON **reply,
-                       uint64_t *wire_bytes);
-/* Stops h's request, if any, and makes h idle. */
-void httpc_multi_abort(httpc *h);
 
 #endif

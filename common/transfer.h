@@ -11,8 +11,7 @@
  *      revision and chunk list, reopens) the session and lists the chunks
  *      it lacks, with signed PUT URLs;
  *   3. PUT the missing chunks, `parallel` at a time (worker threads, each
- *      with its own keep-alive connection, or one thread driving a curl
- *      multi handle: opts.engine), zstd-compressed when that pays;
+ *      with its own keep-alive connection), zstd-compressed when that pays;
  *      transport errors and 5xx are retried with backoff, expired URLs are
  *      refreshed through GET /v1/uploads/{id};
  *   4. POST /v1/uploads/{id}/commit (retried; the server answers a repeated
@@ -28,7 +27,9 @@
  * bytes: a caller that gets -1 must not use it.
  *
  * A transfer object keeps its HTTP handles (and their connections) across
- * calls; it is used by one thread at a time. */
+ * calls; it is used by one thread at a time. The caller owns the pool,
+ * which must outlive it, and the file descriptors. transfer_int.h lists the
+ * parts of the engine. */
 #ifndef DBX_TRANSFER_H
 #define DBX_TRANSFER_H
 
@@ -54,22 +55,15 @@ typedef struct transfer_progress {
     uint64_t chunks_done, chunks_total; /* of this phase */
 } transfer_progress;
 
-/* Called from the calling thread or from a worker, never two at a time. */
+/* Called from the calling thread or one of the engine's (a worker, the
+ * scan's hasher), never two at a time. */
 typedef void (*transfer_progress_fn)(void *arg, const transfer_progress *p);
 
-enum transfer_engine {
-    TRANSFER_ENGINE_THREADS = 0,  /* `parallel` threads, blocking requests */
-    TRANSFER_ENGINE_MULTI,        /* one thread driving a curl multi handle */
-};
-
 typedef struct transfer_opts {
-    int parallel;             /* concurrent chunk requests; 0: 4 */
-    enum transfer_engine engine;
+    int parallel;             /* concurrent chunk requests; 0: 4, max 64 */
     int retries;              /* tries per chunk after the first; 0: 5 */
     int compress;             /* 1: zstd when it pays (default); -1: never */
     int zstd_level;           /* 0: zframe's default */
-    int parallel_writes;      /* download: 1 lets workers pwrite at once
-                               * (they then spin on the inode lock) */
     chunker_params chunker;   /* zero: the chunker's defaults */
     transfer_progress_fn progress;
     void *progress_arg;
