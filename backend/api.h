@@ -49,6 +49,9 @@ int api_only_keys(struct http_req *r, const char *const allowed[]);
 /* Reads a node name field: 0 with *out set (untouched if absent and not
  * required), or -1 with 400 invalid_name / bad_request queued. */
 int api_get_name(struct http_req *r, const char *key, int required, const char **out);
+/* Reads an optional decimal query parameter into *out (untouched when
+ * absent). 0, or -1 when it is not plain digits or is above max. */
+int api_query_uint(struct http_req *r, const char *key, uint64_t max, uint64_t *out);
 /* Queues 400 bad_request naming the field. */
 enum MHD_Result api_bad_field(struct http_req *r, const char *field);
 /* Queues 400 invalid_name for a failed name_check. */

@@ -51,20 +51,6 @@ static int page_event(void *arg, uint64_t seq, const char *json, size_t len)
     return p->oom;
 }
 
-static int parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    if (!s)
-        return 0;
-    if (*s < '0' || *s > '9')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static enum MHD_Result reply_page(struct http_req *r, struct page *p, uint64_t cursor)
 {
     char head[96];
@@ -104,11 +90,11 @@ enum MHD_Result api_changes(struct http_req *r)
     uint64_t cursor = 0, wait = 0, limit = LIMIT_DEFAULT;
     if (cursor_arg && strcmp(cursor_arg, "latest") == 0)
         return reply_latest(r);
-    if (parse_uint(cursor_arg, WIRE_MAX_SAFE_INT, &cursor))
+    if (api_query_uint(r, "cursor", WIRE_MAX_SAFE_INT, &cursor))
         return api_bad_field(r, "cursor");
-    if (parse_uint(http_query(r, "wait"), WAIT_MAX, &wait))
+    if (api_query_uint(r, "wait", WAIT_MAX, &wait))
         return api_bad_field(r, "wait");
-    if (parse_uint(http_query(r, "limit"), LIMIT_MAX, &limit) || limit == 0)
+    if (api_query_uint(r, "limit", LIMIT_MAX, &limit) || limit == 0)
         return api_bad_field(r, "limit");
     int64_t deadline = feed_now_ms() + (int64_t)wait * 1000;
     for (;;) {

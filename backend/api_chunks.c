@@ -12,6 +12,8 @@
 
 struct chunk_put {
     chunk_writer *w;
+    enum chunk_encoding enc;
+    uint64_t stored_size;
     uint32_t uid;  /* the account the URL was issued to (?u=) */
     int error;     /* the first chunkstore error; later bytes are dropped */
 };
@@ -51,7 +53,9 @@ void api_chunk_put_begin(struct http_req *r)
     }
     r->stream = put;
     r->stream_free = put_free;
-    put->uid = (uint32_t)strtoul(http_query(r, "u") ? http_query(r, "u") : "0", NULL, 10);
+    put->enc = enc;
+    const char *u = http_query(r, "u");  /* digits: checked with the signature */
+    put->uid = u ? (uint32_t)strtoul(u, NULL, 10) : 0;
     const char *cl = http_header(r, "Content-Length");
     uint64_t hint = cl ? strtoull(cl, NULL, 10) : 0;
     if ((put->error = chunkstore_writer_new(r->d->cs, r->hash, enc, hint, &put->w)) != 0)
@@ -94,6 +98,8 @@ static int publish(struct http_req *r, const struct chunk_put *put, uint32_t raw
     }
     rec.present = 1;
     rec.raw_size = raw_size;
+    rec.stored_size = put->stored_size;
+    rec.encoding = (uint8_t)put->enc;
     if (rc == 0 && rec.refs == 0 && rec.pins == 0) {
         rec.touched = (int64_t)time(NULL);
         rc = ms_gcq_put(t, r->hash);
@@ -113,7 +119,7 @@ enum MHD_Result api_chunk_put_end(struct http_req *r)
     struct chunk_put *put = r->stream;
     uint32_t raw_size = 0;
     int created = 1;
-    int rc = put->error ? put->error : chunkstore_writer_finish(put->w, &raw_size);
+    int rc = put->error ? put->error : chunkstore_writer_finish(put->w, &raw_size, &put->stored_size);
     if (rc)
         return put_error(r, rc);
     if ((rc = publish(r, put, raw_size, &created)) != 0)
@@ -136,7 +142,6 @@ static int accepts_zstd(struct http_req *r)
 enum MHD_Result api_chunk_get(struct http_req *r)
 {
     struct ms_chunkrec rec;
-    chunk_reader *probe;
     ms_txn *t;
     char etag[HASH_HEX_LEN + 3];
     if (api_check_signature(r, "GET"))
@@ -155,15 +160,14 @@ enum MHD_Result api_chunk_get(struct http_req *r)
     const char *inm = http_header(r, "If-None-Match");
     if (inm && strcmp(inm, etag) == 0)
         return http_reply_response(r, 304, MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
-    if ((rc = chunkstore_reader_open(r->d->cs, r->hash, &probe)) != 0) {
-        if (rc == CS_CORRUPT)
-            chunkstream_damaged(r->d, r->hash);
+    if (!chunkstore_exists(r->d->cs, r->hash)) {
+        chunkstream_damaged(r->d, r->hash);  /* lost: mark it missing */
         return http_reply_error(r, 404, "not_found", "the chunk is missing");
     }
-    int zstd = chunkstore_reader_encoding(probe) == CHUNK_ZSTD;
+    /* the record knows the stored form: no need to open the file twice */
+    int zstd = rec.encoding == CHUNK_ZSTD;
     int passthrough = !zstd || accepts_zstd(r);
-    uint64_t size = zstd && passthrough ? chunkstore_reader_size(probe) : rec.raw_size;
-    chunkstore_reader_free(probe);
+    uint64_t size = zstd && passthrough ? rec.stored_size : rec.raw_size;
     struct dbx_chunk *one = malloc(sizeof *one);
     if (!one)
         return http_reply_error(r, 500, "internal", "out of memory");

@@ -55,24 +55,12 @@ static int list_one(void *arg, uint64_t child, const char *name)
     return 0;
 }
 
-static int parse_limit(const char *s, uint64_t *limit)
-{
-    char *end;
-    if (!s)
-        return 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*s < '0' || *s > '9' || *end || v == 0 || v > LIST_MAX)
-        return -1;
-    *limit = v;
-    return 0;
-}
-
 static enum MHD_Result list_children(struct http_req *r, ms_txn *t, const struct dbx_node *dir,
                                      enum role role)
 {
     const char *after = http_query(r, "after");
     uint64_t limit = LIST_DEFAULT;
-    if (parse_limit(http_query(r, "limit"), &limit))
+    if (api_query_uint(r, "limit", LIST_MAX, &limit) || limit == 0)
         return api_bad_field(r, "limit");
     if (after && name_check(after, strlen(after)) != NAME_OK)
         return api_bad_name(r, name_check(after, strlen(after)));
@@ -112,11 +100,22 @@ enum MHD_Result api_node_children(struct http_req *r)
 static const char *const create_keys[] = {"id", "parent", "name", "type", "mode", "uid", "gid",
                                           "mtime", "mtime_nsec", "target", NULL};
 
+/* An optional 32-bit field: *out keeps its default when absent. */
+static int read_u32(struct http_req *r, const char *key, uint64_t max, uint32_t *out)
+{
+    uint64_t v;
+    int rc = wire_get_uint(r->json, key, max, &v);
+    if (rc == WIRE_INVALID)
+        return api_bad_field(r, key), -1;
+    if (rc == WIRE_OK)
+        *out = (uint32_t)v;
+    return 0;
+}
+
 /* Reads the POST body into n; on failure a 400 is queued and -1 returned. */
 static int read_create(struct http_req *r, struct dbx_node *n)
 {
     const char *name, *type, *target = NULL;
-    uint64_t v;
     if (api_only_keys(r, create_keys))
         return -1;
     if (wire_get_id(r->json, "id", &n->id) != WIRE_OK)
@@ -129,15 +128,9 @@ static int read_create(struct http_req *r, struct dbx_node *n)
         return -1;
     strcpy(n->name, name);
     n->mode = n->type == NODE_DIR ? 0755 : n->type == NODE_SYMLINK ? 0777 : 0644;
-    if (wire_get_uint(r->json, "mode", 07777, &v) == WIRE_INVALID)
-        return api_bad_field(r, "mode"), -1;
-    n->mode = wire_get_uint(r->json, "mode", 07777, &v) == WIRE_OK ? (uint32_t)v : n->mode;
-    if (wire_get_uint(r->json, "uid", UINT32_MAX, &v) == WIRE_INVALID)
-        return api_bad_field(r, "uid"), -1;
-    n->uid = wire_get_uint(r->json, "uid", UINT32_MAX, &v) == WIRE_OK ? (uint32_t)v : 0;
-    if (wire_get_uint(r->json, "gid", UINT32_MAX, &v) == WIRE_INVALID)
-        return api_bad_field(r, "gid"), -1;
-    n->gid = wire_get_uint(r->json, "gid", UINT32_MAX, &v) == WIRE_OK ? (uint32_t)v : 0;
+    if (read_u32(r, "mode", 07777, &n->mode) || read_u32(r, "uid", UINT32_MAX, &n->uid) ||
+        read_u32(r, "gid", UINT32_MAX, &n->gid))
+        return -1;
     n->mtime = api_now();
     if (wire_get_time(r->json, "mtime", &n->mtime) == WIRE_INVALID)
         return api_bad_field(r, "mtime"), -1;
@@ -401,21 +394,13 @@ enum MHD_Result api_node_patch(struct http_req *r)
 
 /* --- delete --- */
 
-static int parse_if_rev(const char *s, uint64_t *rev)
+static int delete_in(struct http_req *r, struct change *c)
 {
-    char *end;
-    if (*s < '0' || *s > '9')
-        return -1;
-    *rev = strtoull(s, &end, 10);
-    return *end ? -1 : 0;
-}
-
-static int delete_in(struct http_req *r, struct change *c, const char *if_rev)
-{
+    const char *if_rev = http_query(r, "if_rev");
     struct dbx_node n;
     enum role role;
-    uint64_t want;
-    if (if_rev && parse_if_rev(if_rev, &want))
+    uint64_t want = 0;
+    if (api_query_uint(r, "if_rev", UINT64_MAX, &want))
         return api_bad_field(r, "if_rev"), -1;
     if (api_node_access(r, c->t, r->id, ROLE_EDITOR, &n, &role))
         return -1;
@@ -435,7 +420,7 @@ enum MHD_Result api_node_delete(struct http_req *r)
     int rc = change_begin(r->d, &c);
     if (rc)
         return http_reply_ms_error(r, rc);
-    if (delete_in(r, &c, http_query(r, "if_rev")) != 0) {
+    if (delete_in(r, &c) != 0) {
         change_abort(&c);
         return MHD_YES;
     }

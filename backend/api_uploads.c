@@ -446,17 +446,6 @@ fail:
     return NULL;
 }
 
-static int parse_index(const char *s, uint64_t *out)
-{
-    char *end;
-    if (!s)
-        return 0;
-    if (*s < '0' || *s > '9')
-        return -1;
-    *out = strtoull(s, &end, 10);
-    return *end ? -1 : 0;
-}
-
 enum MHD_Result api_content_get(struct http_req *r)
 {
     struct dbx_node n;
@@ -464,7 +453,7 @@ enum MHD_Result api_content_get(struct http_req *r)
     uint32_t count = 0;
     uint64_t start = 0, limit = MAX_CHUNKS;
     ms_txn *t;
-    if (parse_index(http_query(r, "start"), &start) || parse_index(http_query(r, "limit"), &limit))
+    if (api_query_uint(r, "start", UINT64_MAX, &start) || api_query_uint(r, "limit", UINT64_MAX, &limit))
         return api_bad_field(r, "start/limit");
     int rc = ms_txn_begin(r->d->ms, 0, &t);
     if (rc)

@@ -1,4 +1,6 @@
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -50,6 +52,22 @@ int api_get_name(struct http_req *r, const char *key, int required, const char *
     if (check != NAME_OK)
         return api_bad_name(r, check), -1;
     *out = f->valuestring;
+    return 0;
+}
+
+int api_query_uint(struct http_req *r, const char *key, uint64_t max, uint64_t *out)
+{
+    const char *s = http_query(r, key);
+    char *end;
+    if (!s)
+        return 0;
+    if (*s < '0' || *s > '9')
+        return -1;  /* strtoull would take a sign or spaces */
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno == ERANGE || v > max)
+        return -1;
+    *out = v;
     return 0;
 }
 

@@ -54,8 +54,9 @@ int chunkstore_writer_new(chunkstore *cs, const uint8_t hash[HASH_LEN],
 /* Bytes as sent: raw, or pieces of the zstd frame. */
 int chunkstore_writer_write(chunk_writer *w, const void *buf, size_t len);
 /* Checks that the input was complete and hashes to the name, seals and
- * fsyncs the temporary file. *raw_size is the plaintext size. */
-int chunkstore_writer_finish(chunk_writer *w, uint32_t *raw_size);
+ * fsyncs the temporary file. *raw_size is the plaintext size, *stored_size
+ * that of the form kept (what a client taking zstd receives). */
+int chunkstore_writer_finish(chunk_writer *w, uint32_t *raw_size, uint64_t *stored_size);
 /* Renames the finished file into place. */
 int chunkstore_writer_publish(chunk_writer *w);
 /* Frees w; a writer not published leaves nothing behind. */
@@ -70,7 +71,6 @@ int chunkstore_quarantine(chunkstore *cs, const uint8_t hash[HASH_LEN]);
 
 int chunkstore_reader_open(chunkstore *cs, const uint8_t hash[HASH_LEN], chunk_reader **out);
 enum chunk_encoding chunkstore_reader_encoding(const chunk_reader *r);
-uint64_t chunkstore_reader_size(const chunk_reader *r);  /* stored bytes */
 /* Reads the next decrypted stored bytes: a count, 0 at the end once the tag
  * has been verified, or CS_CORRUPT / CS_IO. */
 ssize_t chunkstore_reader_read(chunk_reader *r, void *buf, size_t cap);

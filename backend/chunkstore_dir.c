@@ -221,7 +221,7 @@ int chunkstore_writer_write(chunk_writer *w, const void *buf, size_t len)
     return 0;
 }
 
-int chunkstore_writer_finish(chunk_writer *w, uint32_t *raw_size)
+int chunkstore_writer_finish(chunk_writer *w, uint32_t *raw_size, uint64_t *stored_size)
 {
     uint8_t digest[HASH_LEN];
     int outl, rc;
@@ -245,6 +245,7 @@ int chunkstore_writer_finish(chunk_writer *w, uint32_t *raw_size)
      * dbxd's CPU per uploaded GiB on this kind of machine). */
     posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
     *raw_size = (uint32_t)w->raw_size;
+    *stored_size = w->stored_size;
     return 0;
 }
 
@@ -360,7 +361,6 @@ fail:
 
 enum chunk_encoding chunkstore_reader_encoding(const chunk_reader *r) { return r->enc; }
 
-uint64_t chunkstore_reader_size(const chunk_reader *r) { return r->size; }
 
 /* The last piece is handed out only after the tag checked out: a reader
  * that stops at the known size (an HTTP response with Content-Length) must

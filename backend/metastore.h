@@ -50,6 +50,8 @@ struct ms_chunkrec {
     uint64_t refs;      /* occurrences in file contents */
     uint64_t pins;      /* occurrences in open upload sessions */
     uint32_t raw_size;
+    uint64_t stored_size;  /* as kept: raw, or its zstd frame */
+    uint8_t encoding;      /* enum chunk_encoding of the stored form */
     uint8_t present;    /* the chunk file exists */
     int64_t touched;    /* when refs+pins last dropped to 0, or it arrived */
 };
