@@ -4,6 +4,7 @@
 #include "httpc_int.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ struct httpc {
     httpc_pool *pool;
     CURL *curl;
     long timeout_ms;
+    const atomic_int *cancel;     /* non-zero: abort the request in flight */
     char errbuf[CURL_ERROR_SIZE];
     char msg[CURL_ERROR_SIZE + 64];
     zframe_dec *dec;
@@ -49,6 +51,8 @@ struct httpc {
 /* ---- one handle ----------------------------------------------------------- */
 
 static size_t on_header(char *buf, size_t size, size_t n, void *arg);
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow);
 static size_t on_body(char *buf, size_t size, size_t n, void *arg);
 
 static int easy_setup(httpc *h)
@@ -71,7 +75,10 @@ static int easy_setup(httpc *h)
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) ||
         curl_easy_setopt(c, CURLOPT_HEADERDATA, h) ||
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) ||
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, h))
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, h) ||
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress) ||
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, h) ||
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L))
         return -1;
     /* Large buffers: fewer callbacks and syscalls. Older curls cap them
      * silently, so their failure is not fatal. */
@@ -163,6 +170,20 @@ static char *hdr_value(char *v, char *end)
         end--;
     *end = '\0';
     return v;
+}
+
+/* libcurl calls this at least once a second, even on an idle long-poll:
+ * the place to notice that the owner wants the request to stop. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    httpc *h = arg;
+    return h->cancel && atomic_load(h->cancel);
+}
+
+void httpc_set_cancel(httpc *h, const atomic_int *flag)
+{
+    h->cancel = flag;
 }
 
 static size_t on_header(char *buf, size_t size, size_t n, void *arg)

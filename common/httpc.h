@@ -30,6 +30,7 @@
 #ifndef DBX_HTTPC_H
 #define DBX_HTTPC_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
@@ -64,6 +65,10 @@ const char *httpc_error(const httpc *h);
  * none (the default; a stalled connection is still dropped after 60 s
  * without a byte). A long-poll sets it above its wait. */
 void httpc_set_timeout(httpc *h, long ms);
+
+/* While *flag is non-zero, requests of h stop within about a second and
+ * fail (-1): how a thread blocked in a long-poll is told to finish. */
+void httpc_set_cancel(httpc *h, const atomic_int *flag);
 
 /* A JSON API call. path is relative to the base ("/v1/nodes/..."), or an
  * absolute URL. body may be NULL (no body). On 0, *status is the HTTP status

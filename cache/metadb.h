@@ -1,0 +1,130 @@
+/* metadb: the mount's metadata store, the local half of "local-first".
+ *
+ * One LMDB environment, DIR/meta.lmdb, holding:
+ *   nodes    id → the node as this device knows it (struct cnode)
+ *   dirents  parent id + name → child id (sorted: readdir order)
+ *   maps     id + offset → chunk (hash, size): a file's cached chunk map
+ *   journal  seq → one operation still to push to dbxd, in order
+ *   pending  id → how many journal operations name the node
+ *   dirty    id → write generation: files whose staging content is not yet
+ *            on the server
+ *   xattrs   id + name → value (user.* attributes)
+ *   kv       small named numbers (cursor, root id, next journal seq)
+ *
+ * The environment is opened MDB_NOSYNC: a committed transaction is in the
+ * kernel at once, so it survives kill -9 of the mount; metadb_sync makes it
+ * survive a power loss too, and the mount calls it on fsync() and once a
+ * second, as ext4 commits its journal every few seconds. A metadata
+ * operation therefore costs a memory copy, not a disk flush.
+ *
+ * Callers open a transaction, call the accessors, and commit or abort.
+ * Write transactions are serialised by LMDB (and by the caller's lock);
+ * read transactions run concurrently with them and with each other, from
+ * any thread (MDB_NOTLS). Errors are -errno (-ENOENT: no such record). */
+#ifndef DBX_METADB_H
+#define DBX_METADB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "wire.h"
+
+/* Node flags. */
+enum {
+    CN_LISTED = 1 << 0,   /* dir: every child is in the store */
+    CN_LOCAL  = 1 << 1,   /* created here; the server has not got it yet */
+    CN_DIRTY  = 1 << 2,   /* staging file holds content the server lacks */
+    CN_COPY   = 1 << 3,   /* staging file holds the whole content */
+    CN_ORPHAN = 1 << 4,   /* unlinked while open: dropped at last close */
+};
+
+struct cnode {
+    uint64_t id, parent;
+    uint32_t type;                 /* enum node_type */
+    uint32_t mode, uid, gid;       /* mode: permission bits only */
+    struct wire_time atime, mtime, ctime;
+    uint64_t size;
+    uint64_t rev, content_rev;     /* the server's; 0 before the first push */
+    uint64_t map_rev;              /* content_rev of the cached chunk map */
+    uint32_t flags;
+    char name[256];
+    char target[WIRE_TARGET_MAX + 1];
+};
+
+struct map_entry {
+    uint64_t offset;
+    uint32_t size;
+    uint32_t index;                /* position in the file's chunk list */
+    uint8_t hash[HASH_LEN];
+};
+
+typedef struct metadb metadb;
+typedef struct metadb_txn metadb_txn;
+
+int metadb_open(const char *dir, metadb **out);
+void metadb_close(metadb *db);
+int metadb_sync(metadb *db);
+
+int metadb_begin(metadb *db, int write, metadb_txn **out);
+int metadb_commit(metadb_txn *t);
+void metadb_abort(metadb_txn *t);
+
+int metadb_node_get(metadb_txn *t, uint64_t id, struct cnode *n);
+int metadb_node_put(metadb_txn *t, const struct cnode *n);
+int metadb_node_del(metadb_txn *t, uint64_t id);
+/* Calls fn for every node until it returns non-zero (startup cleanup). */
+int metadb_node_each(metadb_txn *t, int (*fn)(void *arg, const struct cnode *n),
+                     void *arg);
+
+int metadb_dirent_get(metadb_txn *t, uint64_t parent, const char *name,
+                      uint64_t *child);
+int metadb_dirent_put(metadb_txn *t, uint64_t parent, const char *name,
+                      uint64_t child);
+int metadb_dirent_del(metadb_txn *t, uint64_t parent, const char *name);
+/* Children of parent in name order, starting after `after` (NULL: from the
+ * first), until fn returns non-zero. */
+typedef int (*metadb_dirent_fn)(void *arg, const char *name, uint64_t child);
+int metadb_dirent_each(metadb_txn *t, uint64_t parent, const char *after,
+                       metadb_dirent_fn fn, void *arg);
+int metadb_dir_is_empty(metadb_txn *t, uint64_t parent);   /* 1, 0, -errno */
+
+int metadb_map_clear(metadb_txn *t, uint64_t id);
+int metadb_map_put(metadb_txn *t, uint64_t id, const struct map_entry *e);
+/* The chunk holding byte off of the file (-ENOENT past the end). */
+int metadb_map_find(metadb_txn *t, uint64_t id, uint64_t off,
+                    struct map_entry *e);
+
+/* The journal: operations are JSON text, appended in order. Appending or
+ * removing keeps the node's pending count. */
+int metadb_journal_append(metadb_txn *t, uint64_t id, const char *op);
+/* The oldest operation: *seq, *id and a malloc'd copy in *op. -ENOENT when
+ * the journal is empty. */
+int metadb_journal_first(metadb_txn *t, uint64_t *seq, uint64_t *id, char **op);
+int metadb_journal_replace(metadb_txn *t, uint64_t seq, uint64_t id, const char *op);
+int metadb_journal_del(metadb_txn *t, uint64_t seq);
+uint64_t metadb_journal_count(metadb_txn *t);
+uint64_t metadb_pending(metadb_txn *t, uint64_t id);
+
+int metadb_dirty_put(metadb_txn *t, uint64_t id, uint64_t gen);
+int metadb_dirty_get(metadb_txn *t, uint64_t id, uint64_t *gen);
+int metadb_dirty_del(metadb_txn *t, uint64_t id);
+uint64_t metadb_dirty_count(metadb_txn *t);
+/* Up to max dirty ids, in id order after `after` (0: from the start). */
+int metadb_dirty_list(metadb_txn *t, uint64_t after, uint64_t *ids, int max);
+
+/* xattrs: value into buf (size 0: only the length). Returns the length,
+ * -ENODATA, or -ERANGE when buf is too small. */
+int metadb_xattr_get(metadb_txn *t, uint64_t id, const char *name, void *buf,
+                     size_t size);
+int metadb_xattr_set(metadb_txn *t, uint64_t id, const char *name,
+                     const void *value, size_t len);
+int metadb_xattr_del(metadb_txn *t, uint64_t id, const char *name);
+/* Names, each NUL-terminated, into buf as listxattr(2) (size 0: length). */
+int metadb_xattr_list(metadb_txn *t, uint64_t id, char *buf, size_t size);
+int metadb_xattr_del_all(metadb_txn *t, uint64_t id);
+
+int metadb_kv_get(metadb_txn *t, const char *key, uint64_t *value);
+int metadb_kv_put(metadb_txn *t, const char *key, uint64_t value);
+
+#endif

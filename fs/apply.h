@@ -1,0 +1,35 @@
+/* apply: folds the server's view of a node (from the change feed or a
+ * directory listing) into the local store, inside the caller's write
+ * transaction, without overriding what this device has not pushed yet
+ * (pending journal operations, dirty content: those reach the server later
+ * and the server settles the conflict, keeping both versions).
+ *
+ * The kernel notifications a change needs are collected in `notes` and
+ * sent by apply_notes_send after the transaction commits and fs->lock is
+ * released. */
+#ifndef DBXFS_APPLY_H
+#define DBXFS_APPLY_H
+
+#include "dbxfs.h"
+
+struct apply_note {
+    int kind;                     /* APPLY_INVAL_ENTRY, _INODE, _DATA, _DELETE */
+    uint64_t parent, id;
+    char name[256];
+};
+
+enum { APPLY_INVAL_ENTRY = 1, APPLY_INVAL_INODE, APPLY_INVAL_DATA, APPLY_DELETE };
+
+struct apply_notes {
+    struct apply_note *v;
+    size_t n, cap;
+};
+
+int apply_upsert(struct dbxfs *fs, metadb_txn *t, const struct cnode *srv,
+                 struct apply_notes *notes);
+int apply_delete(struct dbxfs *fs, metadb_txn *t, uint64_t id,
+                 struct apply_notes *notes);
+/* Sends and frees the notes. */
+void apply_notes_send(struct dbxfs *fs, struct apply_notes *notes);
+
+#endif

@@ -1,0 +1,126 @@
+/* file: see file.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "fetch.h"
+#include "file.h"
+#include "staging.h"
+#include "tree.h"
+
+static int build_copy(struct dbxfs *fs, const struct cnode *n)
+{
+    char tmp[STAGING_PATH_MAX];
+    int fd = staging_tmp(fs->cache_dir, n->id, tmp);
+    int rc = fd < 0 ? fd : fetch_copy(fs, n, fd);
+
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0)
+        rc = staging_commit(fs->cache_dir, n->id, tmp);
+    if (rc && fd >= 0)
+        unlink(tmp);
+    return rc;
+}
+
+int file_local_copy(struct dbxfs *fs, const struct cnode *n, int empty)
+{
+    int rc = 0;
+
+    if (n->flags & CN_COPY)
+        return staging_open(fs->cache_dir, n->id, O_RDWR);
+    if (empty || n->size == 0) {
+        int fd = staging_open(fs->cache_dir, n->id, O_RDWR | O_TRUNC);
+        if (fd >= 0 && (rc = tree_set_copy(fs, n->id, n->content_rev))) {
+            close(fd);
+            return rc;
+        }
+        return fd;
+    }
+    rc = build_copy(fs, n);
+    if (rc == 0)
+        rc = tree_set_copy(fs, n->id, n->content_rev);
+    return rc ? rc : staging_open(fs->cache_dir, n->id, O_RDWR);
+}
+
+int file_open_copy(struct dbxfs *fs, struct ofile *of, const struct cnode *n,
+                   int empty)
+{
+    int fd, rc = 0;
+
+    pthread_mutex_lock(&of->mu);
+    if (of->fd < 0) {
+        fd = file_local_copy(fs, n, empty);
+        if (fd < 0)
+            rc = fd;
+        else {
+            of->fd = fd;
+            of->size = n->size;
+            of->mtime = n->mtime;
+        }
+    }
+    pthread_mutex_unlock(&of->mu);
+    return rc;
+}
+
+static int truncate_open(struct dbxfs *fs, struct ofile *of, uint64_t size)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&of->mu);
+    if (ftruncate(of->fd, (off_t)size))
+        rc = -errno;
+    else {
+        of->size = size;
+        of->mtime = node_now();
+        of->gen = atomic_fetch_add(&fs->write_gen, 1) + 1;
+        of->written = 1;
+    }
+    pthread_mutex_unlock(&of->mu);
+    return rc ? rc : file_commit_local(fs, of);
+}
+
+int file_truncate(struct dbxfs *fs, uint64_t id, uint64_t size,
+                  struct fuse_file_info *fi)
+{
+    struct ofile *of = fi ? (struct ofile *)(uintptr_t)fi->fh : NULL;
+    struct cnode n;
+    int rc = tree_get(fs, id, &n);
+
+    if (rc)
+        return rc;
+    if (n.type == NODE_DIR)
+        return -EISDIR;
+    if (n.type != NODE_FILE)
+        return -EINVAL;
+    if (!of)
+        of = ofile_acquire(fs->files, id);
+    else
+        of = ofile_acquire(fs->files, of->id);   /* our own reference */
+    if (!of)
+        return -ENOMEM;
+    rc = file_open_copy(fs, of, &n, size == 0);
+    if (rc == 0)
+        rc = truncate_open(fs, of, size);
+    if (ofile_release(fs->files, of))
+        ofile_free(of);
+    return rc;
+}
+
+int file_commit_local(struct dbxfs *fs, struct ofile *of)
+{
+    uint64_t size, gen;
+    struct wire_time mtime;
+    int written;
+
+    pthread_mutex_lock(&of->mu);
+    written = of->written;
+    of->written = 0;
+    size = of->size;
+    mtime = of->mtime;
+    gen = of->gen;
+    pthread_mutex_unlock(&of->mu);
+    if (!written)
+        return 0;
+    return tree_content_changed(fs, of->id, size, mtime, gen);
+}

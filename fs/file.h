@@ -1,0 +1,23 @@
+/* file: a file's content as the mount holds it: the staging file (local
+ * copy) made on demand from the block cache and dbxd, truncation, and the
+ * write-back bookkeeping that hands finished content to the push worker. */
+#ifndef DBXFS_FILE_H
+#define DBXFS_FILE_H
+
+#include "dbxfs.h"
+#include "ofile.h"
+
+/* An O_RDWR fd on n's staging file holding its whole content: downloaded
+ * first unless `empty` (the caller truncates to 0 at once). -errno. */
+int file_local_copy(struct dbxfs *fs, const struct cnode *n, int empty);
+/* Makes sure of->fd is the local copy; 0 or -errno. */
+int file_open_copy(struct dbxfs *fs, struct ofile *of, const struct cnode *n,
+                   int empty);
+/* truncate/ftruncate. */
+int file_truncate(struct dbxfs *fs, uint64_t id, uint64_t size,
+                  struct fuse_file_info *fi);
+/* Records what was written through of since the last call (size, mtime,
+ * dirty) so that the push worker uploads it. */
+int file_commit_local(struct dbxfs *fs, struct ofile *of);
+
+#endif

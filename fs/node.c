@@ -1,0 +1,128 @@
+/* node: conversions between the local node record, the wire JSON and
+ * struct stat, and the kernel notifications that follow a change. */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "dbxfs.h"
+#include "httpc.h"
+
+static mode_t type_bits(uint32_t type)
+{
+    switch (type) {
+    case NODE_DIR: return S_IFDIR;
+    case NODE_SYMLINK: return S_IFLNK;
+    default: return S_IFREG;
+    }
+}
+
+void node_to_stat(const struct dbxfs *fs, const struct cnode *n, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_ino = fs_ino(fs, n->id);
+    st->st_mode = type_bits(n->type) | (n->mode & 07777);
+    st->st_nlink = 1;  /* as btrfs: a directory's count of subdirectories is not kept */
+    st->st_uid = n->uid;
+    st->st_gid = n->gid;
+    st->st_size = n->type == NODE_DIR ? 4096 :
+                  n->type == NODE_SYMLINK ? (off_t)strlen(n->target) : (off_t)n->size;
+    st->st_blksize = 1 << 20;   /* cp and friends size their buffers by it */
+    st->st_blocks = (st->st_size + 511) / 512;
+    st->st_atim = (struct timespec){ n->atime.sec, n->atime.nsec };
+    st->st_mtim = (struct timespec){ n->mtime.sec, n->mtime.nsec };
+    st->st_ctim = (struct timespec){ n->ctime.sec, n->ctime.nsec };
+}
+
+void node_to_entry(const struct dbxfs *fs, const struct cnode *n,
+                   struct fuse_entry_param *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->ino = fs_ino(fs, n->id);
+    e->attr_timeout = fs->opts->attr_timeout;
+    e->entry_timeout = fs->opts->entry_timeout;
+    node_to_stat(fs, n, &e->attr);
+}
+
+int node_from_wire(const cJSON *j, struct cnode *n)
+{
+    struct dbx_node w;
+
+    if (wire_node_from_json(j, &w))
+        return -1;
+    n->id = w.id;
+    n->parent = w.parent;
+    n->type = w.type;
+    n->mode = w.mode;
+    n->uid = w.uid;
+    n->gid = w.gid;
+    n->atime = w.atime;
+    n->mtime = w.mtime;
+    n->ctime = w.ctime;
+    n->size = w.size;
+    n->rev = w.rev;
+    n->content_rev = w.content_rev;
+    memcpy(n->name, w.name, sizeof(n->name));
+    memcpy(n->target, w.target, sizeof(n->target));
+    return 0;
+}
+
+uint64_t node_new_id(void)
+{
+    uint64_t id = 0;
+
+    /* 0 is "no node" and 1 is FUSE's root inode: never hand those out. */
+    while (id <= FUSE_ROOT_ID)
+        if (RAND_bytes((unsigned char *)&id, sizeof(id)) != 1)
+            id = ((uint64_t)time(NULL) << 20) ^ (uint64_t)clock();
+    return id;
+}
+
+struct wire_time node_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (struct wire_time){ ts.tv_sec, (uint32_t)ts.tv_nsec };
+}
+
+int node_api_errno(long status, const cJSON *reply)
+{
+    static const struct { const char *code; int err; } map[] = {
+        { "not_found", ENOENT }, { "exists", EEXIST },
+        { "not_empty", ENOTEMPTY }, { "not_dir", ENOTDIR },
+        { "is_dir", EISDIR }, { "forbidden", EACCES },
+        { "invalid_name", EINVAL }, { "invalid_move", EINVAL },
+        { "no_space", ENOSPC }, { "unauthorized", EACCES },
+    };
+    const char *code = httpc_errcode(reply);
+
+    for (size_t i = 0; code && i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(code, map[i].code) == 0)
+            return map[i].err;
+    return status == 404 ? ENOENT : EIO;
+}
+
+/* Notifications fail harmlessly (-ENOENT) for what the kernel does not
+ * cache; nothing to do about other failures but carry on. */
+void fs_inval_entry(struct dbxfs *fs, uint64_t parent, const char *name)
+{
+    if (fs->se)
+        fuse_lowlevel_notify_inval_entry(fs->se, fs_ino(fs, parent), name,
+                                         strlen(name));
+}
+
+void fs_inval_inode(struct dbxfs *fs, uint64_t id, int data)
+{
+    if (fs->se)
+        fuse_lowlevel_notify_inval_inode(fs->se, fs_ino(fs, id), data ? 0 : -1, 0);
+}
+
+void fs_notify_delete(struct dbxfs *fs, uint64_t parent, uint64_t id,
+                      const char *name)
+{
+    if (fs->se &&
+        fuse_lowlevel_notify_delete(fs->se, fs_ino(fs, parent), fs_ino(fs, id),
+                                    name, strlen(name)) != 0)
+        fs_inval_entry(fs, parent, name);
+}

@@ -1,0 +1,57 @@
+/* ofile: the files open in the mount, one struct per node however many
+ * handles share it (fi->fh points at it).
+ *
+ * While a file's content is local (a staging file: CN_COPY), fd is that
+ * file opened read-write and size/mtime here are the truth, ahead of the
+ * metadata store until the next flush. Otherwise fd is -1 and reads go
+ * through fetch.c (block cache, then dbxd).
+ *
+ * The table's mutex guards the table and refs; each ofile's mutex guards
+ * its other fields. Data I/O on fd runs without either. */
+#ifndef DBXFS_OFILE_H
+#define DBXFS_OFILE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+struct ofile {
+    uint64_t id;
+    int refs;
+    pthread_mutex_t mu;
+    int fd;
+    uint64_t size;
+    struct wire_time mtime;
+    uint64_t gen;              /* bumped by every write and truncate */
+    int written;               /* since the last flush */
+    int remote_changed;        /* a remote change waits for the last close */
+    uint64_t next_off;         /* where a sequential reader reads next */
+    struct ofile *next;        /* hash chain */
+};
+
+struct ofile_table;
+
+int ofile_table_new(struct ofile_table **out);
+void ofile_table_free(struct ofile_table *t);
+
+/* The node's ofile with one more reference, created (fd -1) if needed. */
+struct ofile *ofile_acquire(struct ofile_table *t, uint64_t id);
+/* Drops a reference. Returns 1 when it was the last: the ofile is out of
+ * the table and the caller finishes it with ofile_free. */
+int ofile_release(struct ofile_table *t, struct ofile *of);
+void ofile_free(struct ofile *of);
+
+/* 1 and the open file's size and mtime when it is open with local
+ * content; 0 otherwise. */
+int ofile_attr(struct ofile_table *t, uint64_t id, uint64_t *size,
+               struct wire_time *mtime);
+int ofile_is_open(struct ofile_table *t, uint64_t id);
+/* Marks a deferred remote change; 0 if the file is not open. */
+int ofile_defer_remote(struct ofile_table *t, uint64_t id);
+/* Sets size (and bumps gen) of an open file after a truncate. */
+void ofile_truncated(struct ofile_table *t, uint64_t id, uint64_t size);
+/* Sets the mtime of an open file (utimens while open). */
+void ofile_set_mtime(struct ofile_table *t, uint64_t id, struct wire_time mtime);
+
+#endif

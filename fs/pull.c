@@ -1,0 +1,230 @@
+/* pull: see pull.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "conn.h"
+#include "log.h"
+#include "pull.h"
+#include "tree.h"
+
+#define PULL_WAIT 60          /* seconds a long-poll may be held */
+#define REFRESH_MAX 256
+
+struct pull {
+    struct dbxfs *fs;
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    httpc *h;
+    pthread_mutex_t mu;
+    uint64_t refresh[REFRESH_MAX];
+    int nrefresh;
+};
+
+void pull_refresh(struct dbxfs *fs, uint64_t id)
+{
+    struct pull *p = fs->pull;
+
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    if (p->nrefresh < REFRESH_MAX)
+        p->refresh[p->nrefresh++] = id;
+    pthread_mutex_unlock(&p->mu);
+}
+
+struct batch {
+    const cJSON *changes;
+    uint64_t cursor;
+    struct apply_notes notes;
+};
+
+static int apply_change(struct dbxfs *fs, metadb_txn *t, const cJSON *c,
+                        struct apply_notes *notes)
+{
+    const cJSON *op = cJSON_GetObjectItem(c, "op"), *node = cJSON_GetObjectItem(c, "node");
+    struct cnode n;
+    uint64_t id;
+
+    /* Unknown or malformed events: nothing this version can apply. share
+     * and unshare feed the Shared with me view. */
+    if (!cJSON_IsString(op))
+        return 0;
+    if (strcmp(op->valuestring, "delete") == 0)
+        return wire_get_id(node, "id", &id) == WIRE_OK ? apply_delete(fs, t, id, notes) : 0;
+    memset(&n, 0, sizeof(n));
+    if (strcmp(op->valuestring, "upsert") == 0 && node_from_wire(node, &n) == 0)
+        return apply_upsert(fs, t, &n, notes);
+    return 0;
+}
+
+static int do_batch(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct batch *b = arg;
+    const cJSON *c;
+    int rc = 0;
+
+    cJSON_ArrayForEach(c, b->changes)
+        if ((rc = apply_change(fs, t, c, &b->notes)))
+            return rc;
+    return metadb_kv_put(t, "cursor", b->cursor);
+}
+
+static int read_cursor(struct dbxfs *fs, uint64_t *cursor)
+{
+    metadb_txn *t;
+    int rc = metadb_begin(fs->db, 0, &t);
+
+    if (rc)
+        return rc;
+    rc = metadb_kv_get(t, "cursor", cursor);
+    metadb_abort(t);
+    if (rc == -ENOENT) {
+        *cursor = 0;
+        rc = 0;
+    }
+    return rc;
+}
+
+/* One long-poll and its events. 1: more are ready at once; 0; -errno. */
+static int poll_once(struct pull *p)
+{
+    struct batch b = { 0 };
+    char path[96];
+    cJSON *reply = NULL;
+    uint64_t cursor;
+    long status = 0;
+    int more, rc = read_cursor(p->fs, &cursor);
+
+    if (rc)
+        return rc;
+    snprintf(path, sizeof(path), "/v1/changes?cursor=%llu&wait=%d&limit=1000",
+             (unsigned long long)cursor, PULL_WAIT);
+    rc = httpc_json(p->h, "GET", path, NULL, &status, &reply);
+    conn_note(p->fs, rc == 0, rc == 0 ? status : 0);
+    if (rc == 0 && status != 200)
+        rc = -EAGAIN;
+    if (rc == 0 && wire_get_uint(reply, "cursor", UINT64_MAX, &b.cursor))
+        rc = -EIO;
+    if (rc == 0) {
+        b.changes = cJSON_GetObjectItem(reply, "changes");
+        more = cJSON_IsTrue(cJSON_GetObjectItem(reply, "more"));
+        rc = tree_write(p->fs, do_batch, &b);
+        apply_notes_send(p->fs, &b.notes);
+    }
+    cJSON_Delete(reply);
+    return rc ? rc : more;
+}
+
+/* Nodes whose remote change waited for their last close: read them anew. */
+static int refresh_one(struct pull *p, uint64_t id)
+{
+    struct batch b = { 0 };
+    char path[64], hex[17];
+    cJSON *reply = NULL, *changes = cJSON_CreateArray(), *c = cJSON_CreateObject();
+    long status = 0;
+    int rc = changes && c ? 0 : -ENOMEM;
+
+    wire_id_format(id, hex);
+    snprintf(path, sizeof(path), "/v1/nodes/%s", hex);
+    if (rc == 0)
+        rc = httpc_json(p->h, "GET", path, NULL, &status, &reply) ? -EIO : 0;
+    if (rc == 0 && (status == 200 || status == 404)) {
+        cJSON_AddStringToObject(c, "op", status == 200 ? "upsert" : "delete");
+        if (status == 404) {
+            cJSON_Delete(reply);
+            reply = cJSON_CreateObject();
+            wire_add_id(reply, "id", id);
+        }
+        cJSON_AddItemToObject(c, "node", reply);
+        reply = NULL;
+        cJSON_AddItemToArray(changes, c);
+        c = NULL;
+        b.changes = changes;
+        rc = read_cursor(p->fs, &b.cursor);
+        if (rc == 0)
+            rc = tree_write(p->fs, do_batch, &b);
+        apply_notes_send(p->fs, &b.notes);
+    }
+    cJSON_Delete(reply);
+    cJSON_Delete(c);
+    cJSON_Delete(changes);
+    return rc;
+}
+
+static void refresh_pending(struct pull *p)
+{
+    uint64_t ids[REFRESH_MAX];
+    int n;
+
+    pthread_mutex_lock(&p->mu);
+    n = p->nrefresh;
+    memcpy(ids, p->refresh, (size_t)n * sizeof(ids[0]));
+    p->nrefresh = 0;
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < n; i++)
+        if (refresh_one(p, ids[i]) == -EIO)
+            pull_refresh(p->fs, ids[i]);
+}
+
+static void *pull_thread(void *arg)
+{
+    struct pull *p = arg;
+    int failures = 0;
+
+    while (!atomic_load(&p->stop)) {
+        refresh_pending(p);
+        int rc = poll_once(p);
+        if (rc >= 0) {
+            failures = 0;
+            continue;
+        }
+        /* Offline or refused: try again soon, a little later each time. */
+        for (int i = 0; i < (failures < 5 ? failures + 1 : 5) * 5 &&
+                        !atomic_load(&p->stop); i++)
+            usleep(200000);
+        failures++;
+    }
+    return NULL;
+}
+
+int pull_start(struct dbxfs *fs)
+{
+    struct pull *p = calloc(1, sizeof(*p));
+
+    if (!p)
+        return -ENOMEM;
+    p->fs = fs;
+    pthread_mutex_init(&p->mu, NULL);
+    p->h = httpc_new(fs->pool);
+    if (!p->h) {
+        free(p);
+        return -ENOMEM;
+    }
+    httpc_set_timeout(p->h, (PULL_WAIT + 30) * 1000L);
+    httpc_set_cancel(p->h, &p->stop);
+    fs->pull = p;
+    if (pthread_create(&p->thread, NULL, pull_thread, p))
+        return -EAGAIN;
+    p->started = 1;
+    return 0;
+}
+
+void pull_stop(struct dbxfs *fs)
+{
+    struct pull *p = fs->pull;
+
+    if (!p)
+        return;
+    atomic_store(&p->stop, 1);
+    if (p->started)
+        pthread_join(p->thread, NULL);
+    httpc_free(p->h);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+    fs->pull = NULL;
+}

@@ -1,0 +1,202 @@
+/* push: see push.h. One thread replays the journal strictly in order (a
+ * rename must follow the create it renames); upload threads send dirty
+ * files meanwhile, each once its node exists on the server. A failure that
+ * may pass (no answer, 5xx, 429) is retried with backoff and never drops
+ * work; an answer that can never succeed is logged and the operation
+ * dropped, after resolving what can be resolved (a name taken on the
+ * server makes ours a conflicted copy; a parent deleted there moves ours
+ * to the root). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "dbxfs.h"
+#include "log.h"
+#include "oplog.h"
+#include "push.h"
+#include "push_int.h"
+#include "staging.h"
+#include "tree.h"
+
+static void wait_for_work(struct push *p, double seconds)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)seconds;
+    ts.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (!p->stop && !p->wake)
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    p->wake = 0;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void push_wake(struct dbxfs *fs)
+{
+    struct push *p = fs->push;
+
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->wake = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static double backoff(int failures)
+{
+    double s = 0.2;
+    for (int i = 0; i < failures && s < 5; i++)
+        s *= 2;
+    return s > 5 ? 5 : s;
+}
+
+static void *journal_thread(void *arg)
+{
+    struct push *p = arg;
+    int failures = 0;
+
+    while (!atomic_load(&p->stop)) {
+        int rc = push_journal_step(p);
+        if (rc == -ENOENT) {            /* nothing queued */
+            failures = 0;
+            wait_for_work(p, 5);
+        } else if (rc) {
+            wait_for_work(p, backoff(failures++));
+        } else {
+            failures = 0;
+            push_wake(p->fs);           /* creates may unblock uploads */
+        }
+    }
+    return NULL;
+}
+
+static void *upload_thread(void *arg)
+{
+    struct upload_slot *slot = arg;
+    struct push *p = slot->push;
+    int failures = 0;
+
+    while (!atomic_load(&p->stop)) {
+        int rc = push_upload_step(p, slot);
+        if (rc == -ENOENT) {
+            failures = 0;
+            wait_for_work(p, 5);
+        } else if (rc) {
+            wait_for_work(p, backoff(failures++));
+        } else {
+            failures = 0;
+        }
+    }
+    return NULL;
+}
+
+int push_start(struct dbxfs *fs)
+{
+    struct push *p = calloc(1, sizeof(*p));
+
+    if (!p)
+        return -ENOMEM;
+    p->fs = fs;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->h = httpc_new(fs->pool);
+    if (!p->h) {
+        free(p);
+        return -ENOMEM;
+    }
+    httpc_set_timeout(p->h, 60000);
+    httpc_set_cancel(p->h, &p->stop);
+    fs->push = p;
+    if (pthread_create(&p->journal, NULL, journal_thread, p))
+        return -EAGAIN;
+    p->started = 1;
+    for (int i = 0; i < PUSH_UPLOADERS; i++) {
+        p->slots[i].push = p;
+        transfer_opts o = { .progress = push_upload_progress,
+                            .progress_arg = &p->slots[i] };
+        p->slots[i].t = transfer_new(fs->pool, &o);
+        if (p->slots[i].t &&
+            pthread_create(&p->slots[i].thread, NULL, upload_thread, &p->slots[i]) == 0)
+            p->slots[i].started = 1;
+    }
+    return 0;
+}
+
+void push_stop(struct dbxfs *fs)
+{
+    struct push *p = fs->push;
+
+    if (!p)
+        return;
+    atomic_store(&p->stop, 1);
+    push_wake(fs);
+    if (p->started)
+        pthread_join(p->journal, NULL);
+    for (int i = 0; i < PUSH_UPLOADERS; i++) {
+        if (p->slots[i].started)
+            pthread_join(p->slots[i].thread, NULL);
+        transfer_free(p->slots[i].t);
+    }
+    httpc_free(p->h);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+    fs->push = NULL;
+}
+
+void push_status(struct dbxfs *fs, cJSON *obj)
+{
+    struct push *p = fs->push;
+    cJSON *list = cJSON_AddArrayToObject(obj, "uploads");
+    int n = 0;
+
+    if (!p || !list)
+        return;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < PUSH_UPLOADERS; i++) {
+        struct upload_slot *s = &p->slots[i];
+        cJSON *u;
+        if (!s->id || !(u = cJSON_CreateObject()))
+            continue;
+        n++;
+        wire_add_id(u, "id", s->id);
+        cJSON_AddStringToObject(u, "name", s->name);
+        cJSON_AddNumberToObject(u, "phase", s->progress.phase);
+        cJSON_AddNumberToObject(u, "bytes_done", (double)s->progress.bytes_done);
+        cJSON_AddNumberToObject(u, "bytes_total", (double)s->progress.bytes_total);
+        cJSON_AddNumberToObject(u, "chunks_done", (double)s->progress.chunks_done);
+        cJSON_AddNumberToObject(u, "chunks_total", (double)s->progress.chunks_total);
+        cJSON_AddNumberToObject(u, "started", (double)s->started_at);
+        cJSON_AddItemToArray(list, u);
+    }
+    pthread_mutex_unlock(&p->mu);
+    cJSON_AddNumberToObject(obj, "uploading", n);
+}
+
+int push_wait_clean(struct dbxfs *fs, uint64_t id, int timeout_sec)
+{
+    for (int i = 0; i < timeout_sec * 20; i++) {
+        metadb_txn *t;
+        uint64_t gen;
+        int rc = metadb_begin(fs->db, 0, &t);
+        if (rc)
+            return rc;
+        rc = metadb_dirty_get(t, id, &gen);
+        metadb_abort(t);
+        if (rc == -ENOENT)
+            return 0;
+        usleep(50000);
+    }
+    return -ETIMEDOUT;
+}

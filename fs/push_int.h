@@ -1,0 +1,50 @@
+/* push_int.h: what push.c (threads), push_journal.c and push_upload.c
+ * share. */
+#ifndef DBXFS_PUSH_INT_H
+#define DBXFS_PUSH_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "dbxfs.h"
+#include "transfer.h"
+
+#define PUSH_UPLOADERS 2
+
+struct push;
+
+struct upload_slot {
+    struct push *push;
+    pthread_t thread;
+    int started;
+    transfer *t;
+    /* What it uploads now (guarded by push->mu; id 0: idle). */
+    uint64_t id;
+    char name[256];
+    transfer_progress progress;
+    time_t started_at;
+};
+
+struct push {
+    struct dbxfs *fs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int wake;
+    atomic_int stop;
+    pthread_t journal;
+    int started;
+    httpc *h;                    /* the journal thread's */
+    struct upload_slot slots[PUSH_UPLOADERS];
+};
+
+/* One journal operation sent (0), nothing to send (-ENOENT), or a failure
+ * worth retrying later (other -errno). */
+int push_journal_step(struct push *p);
+/* One dirty file uploaded, or -ENOENT when none is ready. */
+int push_upload_step(struct push *p, struct upload_slot *slot);
+/* transfer's progress callback; arg is the upload_slot. */
+void push_upload_progress(void *arg, const transfer_progress *pr);
+/* "NAME (conflicted copy YYYY-MM-DD HHMMSS).EXT", as dbxd names them. */
+void push_conflict_name(const char *name, char out[256]);
+
+#endif

@@ -1,0 +1,240 @@
+/* push: replaying one journal operation (see push.c for the policy). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+#include "log.h"
+#include "push_int.h"
+#include "tree.h"
+
+struct op {
+    uint64_t seq, id;
+    char *text;
+    cJSON *json;
+    const char *kind;
+    cJSON *body;                 /* inside json; NULL for delete */
+};
+
+void push_conflict_name(const char *name, char out[256])
+{
+    char stamp[48];
+    const char *dot = strrchr(name, '.');
+    time_t now = time(NULL);
+    struct tm tm;
+    int base;
+
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), " (conflicted copy %Y-%m-%d %H%M%S)", &tm);
+    if (!dot || dot == name)
+        dot = name + strlen(name);
+    /* Keep the whole suffix and extension; shorten the stem to fit. */
+    base = (int)(dot - name);
+    if (base + strlen(stamp) + strlen(dot) > 255)
+        base = 255 - (int)(strlen(stamp) + strlen(dot));
+    snprintf(out, 256, "%.*s%s%s", base > 0 ? base : 0, name, stamp, dot);
+}
+
+static void op_free(struct op *o)
+{
+    free(o->text);
+    cJSON_Delete(o->json);
+}
+
+static int op_load(struct dbxfs *fs, struct op *o)
+{
+    metadb_txn *t;
+    const cJSON *kind;
+    int rc = metadb_begin(fs->db, 0, &t);
+
+    memset(o, 0, sizeof(*o));
+    if (rc)
+        return rc;
+    rc = metadb_journal_first(t, &o->seq, &o->id, &o->text);
+    metadb_abort(t);
+    if (rc)
+        return rc;
+    o->json = cJSON_Parse(o->text);
+    kind = cJSON_GetObjectItem(o->json, "op");
+    if (!cJSON_IsString(kind))
+        return -EINVAL;
+    o->kind = kind->valuestring;
+    o->body = cJSON_GetObjectItem(o->json, "body");
+    return 0;
+}
+
+/* The operation is done (or dropped): out of the journal, and the node
+ * takes the server's revision from the answer. */
+struct done_arg {
+    const struct op *op;
+    const cJSON *reply;
+};
+
+static int do_done(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct done_arg *a = arg;
+    const cJSON *node = strcmp(a->op->kind, "patch") == 0 ||
+                        strcmp(a->op->kind, "create") == 0 ? a->reply : NULL;
+    struct cnode n, srv;
+    int rc = metadb_journal_del(t, a->op->seq);
+
+    if (rc || metadb_node_get(t, a->op->id, &n))
+        return rc;
+    if (strcmp(a->op->kind, "create") == 0)
+        n.flags &= ~CN_LOCAL;
+    if (node && node_from_wire(node, &srv) == 0 && srv.rev > n.rev) {
+        n.rev = srv.rev;
+        n.ctime = srv.ctime;
+    }
+    return metadb_node_put(t, &n);
+}
+
+static int op_done(struct dbxfs *fs, const struct op *o, const cJSON *reply)
+{
+    struct done_arg a = { o, reply };
+    return tree_write(fs, do_done, &a);
+}
+
+/* Rewrites the operation's target (parent and/or name) locally and in the
+ * journal, so the retry asks for a place that is free. */
+struct move_arg {
+    struct op *op;
+    uint64_t parent;
+    char name[256], old[256];
+    uint64_t old_parent;
+};
+
+static int do_move(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct move_arg *a = arg;
+    struct cnode n, dir;
+    uint64_t holder;
+    char *text, copy[256];
+    int rc = metadb_node_get(t, a->op->id, &n);
+
+    if (rc)
+        return rc;
+    if (metadb_dirent_get(t, a->parent, a->name, &holder) == 0 && holder != n.id) {
+        push_conflict_name(a->name, copy);
+        memcpy(a->name, copy, sizeof(copy));
+    }
+    a->old_parent = n.parent;
+    snprintf(a->old, sizeof(a->old), "%s", n.name);
+    metadb_dirent_del(t, n.parent, n.name);
+    n.parent = a->parent;
+    snprintf(n.name, sizeof(n.name), "%s", a->name);
+    rc = metadb_node_put(t, &n);
+    if (rc == 0)
+        rc = metadb_dirent_put(t, n.parent, n.name, n.id);
+    /* The name's holder on the server shows up at the next listing. */
+    if (rc == 0 && metadb_node_get(t, n.parent, &dir) == 0) {
+        dir.flags &= ~CN_LISTED;
+        rc = metadb_node_put(t, &dir);
+    }
+    cJSON_ReplaceItemInObject(a->op->body, "name", cJSON_CreateString(a->name));
+    cJSON_DeleteItemFromObject(a->op->body, "parent");
+    wire_add_id(a->op->body, "parent", a->parent);
+    text = cJSON_PrintUnformatted(a->op->json);
+    if (rc == 0)
+        rc = text ? metadb_journal_replace(t, a->op->seq, a->op->id, text) : -ENOMEM;
+    free(text);
+    return rc;
+}
+
+static int op_move(struct dbxfs *fs, struct op *o, uint64_t parent, const char *name)
+{
+    struct move_arg a = { .op = o, .parent = parent };
+    int rc;
+
+    snprintf(a.name, sizeof(a.name), "%s", name);
+    rc = tree_write(fs, do_move, &a);
+    if (rc == 0) {
+        fs_inval_entry(fs, a.old_parent, a.old);
+        fs_inval_entry(fs, parent, a.name);
+    }
+    return rc;
+}
+
+/* 409 exists: another device took the name first. Ours becomes the
+ * conflicted copy (unless the holder is this very node: a replay). */
+static int resolve_exists(struct dbxfs *fs, struct op *o, const cJSON *reply)
+{
+    const cJSON *name = cJSON_GetObjectItem(o->body, "name");
+    uint64_t existing = 0, parent = 0;
+    char copy[256];
+
+    if (wire_get_id(reply, "existing", &existing) == WIRE_OK && existing == o->id)
+        return op_done(fs, o, NULL);
+    if (!cJSON_IsString(name) || wire_get_id(o->body, "parent", &parent))
+        return -EINVAL;
+    push_conflict_name(name->valuestring, copy);
+    log_warn("\"%s\" exists on the server: keeping this device's as \"%s\"",
+             name->valuestring, copy);
+    atomic_fetch_add(&fs->conflicts, 1);
+    return op_move(fs, o, parent, copy);
+}
+
+static int send_op(struct push *p, struct op *o, long *status, cJSON **reply)
+{
+    char path[64], id[17];
+    const char *method;
+    int rc;
+
+    wire_id_format(o->id, id);
+    if (strcmp(o->kind, "create") == 0) {
+        method = "POST";
+        snprintf(path, sizeof(path), "/v1/nodes");
+    } else {
+        method = strcmp(o->kind, "patch") == 0 ? "PATCH" : "DELETE";
+        snprintf(path, sizeof(path), "/v1/nodes/%s", id);
+    }
+    rc = httpc_json(p->h, method, path, o->body, status, reply);
+    conn_note(p->fs, rc == 0, rc == 0 ? *status : 0);
+    return rc ? -EIO : 0;
+}
+
+static int settle(struct push *p, struct op *o, long status, const cJSON *reply)
+{
+    const char *code = httpc_errcode(reply);
+
+    if (status >= 200 && status < 300)
+        return op_done(p->fs, o, reply);
+    if (status >= 500 || status == 429 || status == 401 || status == 408)
+        return -EAGAIN;
+    if (status == 409 && code && strcmp(code, "exists") == 0 &&
+        cJSON_GetObjectItem(o->body, "name"))
+        return resolve_exists(p->fs, o, reply);
+    if (status == 404 && strcmp(o->kind, "create") == 0) {
+        const cJSON *name = cJSON_GetObjectItem(o->body, "name");
+        log_warn("the folder of \"%s\" was deleted on the server: moving it to the root",
+                 cJSON_IsString(name) ? name->valuestring : "?");
+        return op_move(p->fs, o, p->fs->root_id,
+                       cJSON_IsString(name) ? name->valuestring : "recovered");
+    }
+    if (!(status == 404 && strcmp(o->kind, "delete") == 0))
+        log_warn("dbxd refused %s of node %016llx (%ld %s): dropped", o->kind,
+                 (unsigned long long)o->id, status, code ? code : "");
+    return op_done(p->fs, o, NULL);
+}
+
+int push_journal_step(struct push *p)
+{
+    struct op o;
+    cJSON *reply = NULL;
+    long status = 0;
+    int rc = op_load(p->fs, &o);
+
+    if (rc == -EINVAL) {
+        log_error("unreadable journal entry %llu dropped", (unsigned long long)o.seq);
+        rc = op_done(p->fs, &o, NULL);
+    } else if (rc == 0) {
+        rc = send_op(p, &o, &status, &reply);
+        if (rc == 0)
+            rc = settle(p, &o, status, reply);
+    }
+    cJSON_Delete(reply);
+    op_free(&o);
+    return rc;
+}

@@ -1,0 +1,157 @@
+/* push: uploading one dirty file. Its staging file is sent whole through
+ * a resumable upload session (common/transfer: only chunks dbxd lacks
+ * cross the wire), based on the content revision the local edit started
+ * from, so a concurrent edit elsewhere ends as a conflicted copy, not a
+ * loss. The dirty mark goes only if no write happened meanwhile. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "oplog.h"
+#include "push.h"
+#include "push_int.h"
+#include "staging.h"
+#include "tree.h"
+
+/* A dirty node whose create has reached the server and that no other slot
+ * is uploading; claimed for slot under push->mu. */
+static int claim(struct push *p, struct upload_slot *slot, struct cnode *n,
+                 uint64_t *gen)
+{
+    uint64_t ids[64];
+    metadb_txn *t;
+    int count, rc = metadb_begin(p->fs->db, 0, &t);
+
+    if (rc)
+        return rc;
+    count = metadb_dirty_list(t, 0, ids, 64);
+    rc = -ENOENT;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < count && rc; i++) {
+        int busy = 0;
+        for (int s = 0; s < PUSH_UPLOADERS; s++)
+            busy |= p->slots[s].id == ids[i];
+        if (busy || metadb_node_get(t, ids[i], n) || (n->flags & CN_LOCAL) ||
+            metadb_dirty_get(t, ids[i], gen))
+            continue;
+        slot->id = n->id;
+        snprintf(slot->name, sizeof(slot->name), "%s", n->name);
+        memset(&slot->progress, 0, sizeof(slot->progress));
+        slot->started_at = time(NULL);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&p->mu);
+    metadb_abort(t);
+    return rc;
+}
+
+static void release_slot(struct push *p, struct upload_slot *slot)
+{
+    pthread_mutex_lock(&p->mu);
+    slot->id = 0;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void push_upload_progress(void *arg, const transfer_progress *pr)
+{
+    struct upload_slot *slot = arg;
+
+    pthread_mutex_lock(&slot->push->mu);
+    slot->progress = *pr;
+    pthread_mutex_unlock(&slot->push->mu);
+}
+
+struct committed {
+    uint64_t id, gen;
+    const cJSON *node;
+};
+
+static int do_committed(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct committed *c = arg;
+    struct cnode n, srv;
+    uint64_t gen;
+    int rc = metadb_node_get(t, c->id, &n);
+
+    if (rc == -ENOENT)
+        return 0;                       /* deleted here meanwhile */
+    if (rc || node_from_wire(c->node, &srv))
+        return rc ? rc : -EIO;
+    if (srv.rev > n.rev)
+        n.rev = srv.rev;
+    n.content_rev = srv.content_rev;
+    if (metadb_dirty_get(t, c->id, &gen) == 0 && gen == c->gen) {
+        n.flags &= ~CN_DIRTY;
+        rc = metadb_dirty_del(t, c->id);
+    }
+    return rc ? rc : metadb_node_put(t, &n);
+}
+
+/* Deleted on the server while dirty here: create it again, then upload. */
+static int do_recreate(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct cnode n;
+    int rc = metadb_node_get(t, *(uint64_t *)arg, &n);
+
+    if (rc || (n.flags & CN_LOCAL))
+        return rc == -ENOENT ? 0 : rc;
+    n.flags |= CN_LOCAL;
+    n.rev = n.content_rev = 0;
+    rc = metadb_node_put(t, &n);
+    return rc ? rc : oplog_create(t, &n);
+}
+
+static int settle(struct push *p, struct upload_slot *slot, const struct cnode *n,
+                  uint64_t gen, const transfer_result *res, int rc)
+{
+    struct committed c = { n->id, gen, res->node };
+
+    if (rc == 0) {
+        if (res->conflict) {
+            atomic_fetch_add(&p->fs->conflicts, 1);
+            log_warn("\"%s\" was changed elsewhere too: the other version is "
+                     "kept as a conflicted copy", n->name);
+        }
+        return tree_write(p->fs, do_committed, &c);
+    }
+    if (res->status == 404) {
+        uint64_t id = n->id;
+        rc = tree_write(p->fs, do_recreate, &id);
+        push_wake(p->fs);
+        return rc ? rc : -EAGAIN;
+    }
+    log_info("upload of \"%s\" not done yet (%ld %s%s%s): will retry", n->name,
+             res->status, res->error, res->message[0] ? ": " : "", res->message);
+    return -EAGAIN;
+}
+
+int push_upload_step(struct push *p, struct upload_slot *slot)
+{
+    transfer_result res;
+    struct cnode n;
+    uint64_t gen;
+    char id[17];
+    int fd, rc = claim(p, slot, &n, &gen);
+
+    if (rc)
+        return rc;
+    fd = staging_open(p->fs->cache_dir, n.id, O_RDONLY);
+    if (fd < 0) {
+        release_slot(p, slot);
+        return fd;
+    }
+    wire_id_format(n.id, id);
+    struct timespec mtime = { n.mtime.sec, n.mtime.nsec };
+    rc = transfer_upload_fd(slot->t, fd, id, (int64_t)n.content_rev, &mtime, &res);
+    close(fd);
+    conn_note(p->fs, rc == 0 || res.status != 0, res.status);
+    rc = settle(p, slot, &n, gen, &res, rc);
+    transfer_result_free(&res);
+    release_slot(p, slot);
+    return rc;
+}

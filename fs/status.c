@@ -1,0 +1,37 @@
+/* status: the mount's sync state, as the user.dbxfs.status xattr of the
+ * root shows it (dbxctl status and the tests read it). */
+#include <stdlib.h>
+
+#include "dbxfs.h"
+#include "push.h"
+
+char *status_json(struct dbxfs *fs)
+{
+    cJSON *j = cJSON_CreateObject();
+    uint64_t queued = 0, dirty = 0, cursor = 0, bytes = 0, chunks = 0, cap = 0;
+    metadb_txn *t;
+    char *out;
+
+    if (!j)
+        return NULL;
+    if (metadb_begin(fs->db, 0, &t) == 0) {
+        queued = metadb_journal_count(t);
+        dirty = metadb_dirty_count(t);
+        metadb_kv_get(t, "cursor", &cursor);
+        metadb_abort(t);
+    }
+    blockcache_stats(fs->bc, &bytes, &chunks, &cap);
+    cJSON_AddBoolToObject(j, "online", atomic_load(&fs->online));
+    cJSON_AddBoolToObject(j, "unauthorized", atomic_load(&fs->unauthorized));
+    cJSON_AddNumberToObject(j, "queued", (double)queued);
+    cJSON_AddNumberToObject(j, "dirty", (double)dirty);
+    push_status(fs, j);
+    cJSON_AddNumberToObject(j, "cursor", (double)cursor);
+    cJSON_AddNumberToObject(j, "last_sync", (double)atomic_load(&fs->last_sync));
+    cJSON_AddNumberToObject(j, "conflicts", (double)atomic_load(&fs->conflicts));
+    cJSON_AddNumberToObject(j, "cache_bytes", (double)bytes);
+    cJSON_AddNumberToObject(j, "cache_cap", (double)cap);
+    out = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return out;
+}

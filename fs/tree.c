@@ -1,0 +1,225 @@
+/* tree: see tree.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "names.h"
+#include "ofile.h"
+#include "oplog.h"
+#include "push.h"
+#include "staging.h"
+#include "tree.h"
+
+/* Runs under fs->lock in one write transaction; commits when fn returns 0. */
+int tree_write(struct dbxfs *fs, tree_txn_fn fn, void *arg)
+{
+    metadb_txn *t;
+    int rc;
+
+    pthread_mutex_lock(&fs->lock);
+    rc = metadb_begin(fs->db, 1, &t);
+    if (rc == 0) {
+        rc = fn(fs, t, arg);
+        if (rc == 0)
+            rc = metadb_commit(t);
+        else
+            metadb_abort(t);
+    }
+    pthread_mutex_unlock(&fs->lock);
+    return rc;
+}
+
+int tree_get(struct dbxfs *fs, uint64_t id, struct cnode *n)
+{
+    metadb_txn *t;
+    int rc = metadb_begin(fs->db, 0, &t);
+
+    if (rc)
+        return rc;
+    rc = metadb_node_get(t, id, n);
+    metadb_abort(t);
+    if (rc == 0 && n->type == NODE_FILE)
+        ofile_attr(fs->files, id, &n->size, &n->mtime);
+    return rc;
+}
+
+int tree_check_name(const char *name)
+{
+    if (strlen(name) > 255)
+        return -ENAMETOOLONG;
+    /* The server stores names as UTF-8 text; refuse here what it would
+     * refuse later, when no caller is left to tell. */
+    return name_check(name, strlen(name)) ? -EILSEQ : 0;
+}
+
+int tree_lookup(struct dbxfs *fs, uint64_t parent, const char *name,
+                struct cnode *n)
+{
+    metadb_txn *t;
+    uint64_t child;
+    int rc;
+
+    if (strlen(name) > 255)
+        return -ENAMETOOLONG;
+    rc = dirlist_ensure(fs, parent);
+    if (rc)
+        return rc;
+    rc = metadb_begin(fs->db, 0, &t);
+    if (rc)
+        return rc;
+    rc = metadb_dirent_get(t, parent, name, &child);
+    metadb_abort(t);
+    return rc ? rc : tree_get(fs, child, n);
+}
+
+/* The parent must be a directory the store holds. */
+int tree_get_dir(metadb_txn *t, uint64_t id, struct cnode *dir)
+{
+    int rc = metadb_node_get(t, id, dir);
+    if (rc == 0 && dir->type != NODE_DIR)
+        rc = -ENOTDIR;
+    return rc;
+}
+
+int tree_touch_dir(metadb_txn *t, struct cnode *dir)
+{
+    dir->mtime = dir->ctime = node_now();
+    return metadb_node_put(t, dir);
+}
+
+struct create_arg {
+    struct cnode *n;
+};
+
+static int do_create(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct cnode *n = ((struct create_arg *)arg)->n, dir;
+    uint64_t existing;
+    int rc = tree_get_dir(t, n->parent, &dir);
+
+    if (rc)
+        return rc;
+    if (metadb_dirent_get(t, n->parent, n->name, &existing) == 0)
+        return -EEXIST;
+    rc = metadb_node_put(t, n);
+    if (rc == 0)
+        rc = metadb_dirent_put(t, n->parent, n->name, n->id);
+    if (rc == 0)
+        rc = oplog_create(t, n);
+    return rc ? rc : tree_touch_dir(t, &dir);
+}
+
+int tree_create(struct dbxfs *fs, uint64_t parent, const char *name,
+                uint32_t type, mode_t mode, uid_t uid, gid_t gid,
+                const char *target, struct cnode *out)
+{
+    struct create_arg a = { out };
+    int rc = tree_check_name(name);
+
+    if (rc == 0 && target && strlen(target) > WIRE_TARGET_MAX)
+        rc = -ENAMETOOLONG;
+    if (rc == 0)
+        rc = dirlist_ensure(fs, parent);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->id = node_new_id();
+    out->parent = parent;
+    out->type = type;
+    out->mode = mode & 07777;
+    out->uid = uid;
+    out->gid = gid;
+    out->atime = out->mtime = out->ctime = node_now();
+    /* A new directory has no children anywhere; a new file's content is its
+     * (empty, or not yet created) staging file. */
+    out->flags = CN_LOCAL | (type == NODE_DIR ? CN_LISTED : 0) |
+                 (type == NODE_FILE ? CN_COPY : 0);
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    if (target)
+        snprintf(out->target, sizeof(out->target), "%s", target);
+    rc = tree_write(fs, do_create, &a);
+    if (rc == 0)
+        push_wake(fs);
+    return rc;
+}
+
+int tree_drop_node(struct dbxfs *fs, metadb_txn *t, const struct cnode *n)
+{
+    int rc = metadb_node_del(t, n->id);
+
+    if (rc == 0 || rc == -ENOENT)
+        rc = metadb_map_clear(t, n->id);
+    if (rc == 0)
+        rc = metadb_xattr_del_all(t, n->id);
+    if (rc == 0 && metadb_dirty_del(t, n->id) == -EIO)
+        rc = -EIO;
+    if (rc == 0 && n->type == NODE_FILE)
+        staging_remove(fs->cache_dir, n->id);
+    return rc;
+}
+
+/* Takes n out of the tree (its dirent is already gone): dropped now, or at
+ * its last close when it is open. */
+int tree_unlink_node(struct dbxfs *fs, metadb_txn *t, struct cnode *n)
+{
+    if (n->type == NODE_FILE && ofile_is_open(fs->files, n->id)) {
+        n->flags |= CN_ORPHAN;
+        n->ctime = node_now();
+        return metadb_node_put(t, n);
+    }
+    return tree_drop_node(fs, t, n);
+}
+
+struct remove_arg {
+    uint64_t parent;
+    const char *name;
+    int dir;
+};
+
+static int do_remove(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct remove_arg *a = arg;
+    struct cnode n, dir;
+    uint64_t id;
+    int rc = tree_get_dir(t, a->parent, &dir);
+
+    if (rc == 0)
+        rc = metadb_dirent_get(t, a->parent, a->name, &id);
+    if (rc == 0)
+        rc = metadb_node_get(t, id, &n);
+    if (rc)
+        return rc;
+    if (a->dir && n.type != NODE_DIR)
+        return -ENOTDIR;
+    if (!a->dir && n.type == NODE_DIR)
+        return -EISDIR;
+    if (a->dir && metadb_dir_is_empty(t, id) != 1)
+        return -ENOTEMPTY;
+    rc = metadb_dirent_del(t, a->parent, a->name);
+    if (rc == 0)
+        rc = oplog_delete(t, id);
+    if (rc == 0)
+        rc = tree_unlink_node(fs, t, &n);
+    return rc ? rc : tree_touch_dir(t, &dir);
+}
+
+int tree_remove(struct dbxfs *fs, uint64_t parent, const char *name, int dir)
+{
+    struct remove_arg a = { parent, name, dir };
+    struct cnode n;
+    int rc;
+
+    if (strlen(name) > 255)
+        return -ENAMETOOLONG;
+    /* rmdir must know whether the directory is empty on the server too. */
+    if (dir && tree_lookup(fs, parent, name, &n) == 0 && n.type == NODE_DIR) {
+        rc = dirlist_ensure(fs, n.id);
+        if (rc)
+            return rc;
+    }
+    rc = tree_write(fs, do_remove, &a);
+    if (rc == 0)
+        push_wake(fs);
+    return rc;
+}

@@ -1,0 +1,49 @@
+/* tree: the mount's local metadata changes. Each is one LMDB write
+ * transaction under fs->lock that changes the records and appends the
+ * journal operation that will replay it on dbxd, then wakes the push
+ * worker: nothing here waits for the network, except listing a directory
+ * this device has never listed (dirlist.c). Errors are -errno, as ext4
+ * returns them. */
+#ifndef DBXFS_TREE_H
+#define DBXFS_TREE_H
+
+#include <sys/stat.h>
+
+#include "dbxfs.h"
+
+/* The node, with an open file's newer size and mtime. */
+int tree_get(struct dbxfs *fs, uint64_t id, struct cnode *n);
+int tree_lookup(struct dbxfs *fs, uint64_t parent, const char *name,
+                struct cnode *n);
+int tree_create(struct dbxfs *fs, uint64_t parent, const char *name,
+                uint32_t type, mode_t mode, uid_t uid, gid_t gid,
+                const char *target, struct cnode *out);
+int tree_remove(struct dbxfs *fs, uint64_t parent, const char *name, int dir);
+int tree_rename(struct dbxfs *fs, uint64_t parent, const char *name,
+                uint64_t newparent, const char *newname, unsigned flags);
+/* chmod, chown, utimens (FUSE_SET_ATTR_* bits other than SIZE). */
+int tree_setattr(struct dbxfs *fs, uint64_t id, const struct stat *attr,
+                 int to_set, struct cnode *out);
+/* New local content: size and mtime into the record, the node marked dirty
+ * at write generation gen (the upload checks it did not move meanwhile). */
+int tree_content_changed(struct dbxfs *fs, uint64_t id, uint64_t size,
+                         struct wire_time mtime, uint64_t gen);
+/* The staging file of id now holds its whole content (CN_COPY). */
+int tree_set_copy(struct dbxfs *fs, uint64_t id, uint64_t content_rev);
+/* Last close of a file: drops it if it was unlinked meanwhile. */
+int tree_closed(struct dbxfs *fs, uint64_t id);
+/* Startup: drops nodes left unlinked-while-open by a crash. */
+int tree_drop_orphans(struct dbxfs *fs);
+/* Removes a node's records and local content (caller holds the txn). */
+int tree_drop_node(struct dbxfs *fs, metadb_txn *t, const struct cnode *n);
+
+/* For tree*.c. tree_write runs fn in one write transaction under fs->lock
+ * and commits when it returns 0. */
+typedef int (*tree_txn_fn)(struct dbxfs *fs, metadb_txn *t, void *arg);
+int tree_write(struct dbxfs *fs, tree_txn_fn fn, void *arg);
+int tree_get_dir(metadb_txn *t, uint64_t id, struct cnode *dir);
+int tree_touch_dir(metadb_txn *t, struct cnode *dir);
+int tree_unlink_node(struct dbxfs *fs, metadb_txn *t, struct cnode *n);
+int tree_check_name(const char *name);
+
+#endif

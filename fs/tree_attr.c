@@ -1,0 +1,184 @@
+/* tree: attribute and content-state changes of one node. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ofile.h"
+#include "oplog.h"
+#include "push.h"
+#include "staging.h"
+#include "tree.h"
+
+struct attr_arg {
+    uint64_t id;
+    const struct stat *attr;
+    int to_set;
+    struct cnode *out;
+};
+
+static struct wire_time attr_time(const struct timespec *ts, int now)
+{
+    return now ? node_now() : (struct wire_time){ ts->tv_sec, (uint32_t)ts->tv_nsec };
+}
+
+static int do_setattr(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct attr_arg *a = arg;
+    struct cnode *n = a->out;
+    unsigned mask = 0;
+    int rc = metadb_node_get(t, a->id, n);
+
+    if (rc)
+        return rc;
+    if (a->to_set & FUSE_SET_ATTR_MODE) {
+        n->mode = a->attr->st_mode & 07777;
+        mask |= OPLOG_MODE;
+    }
+    if (a->to_set & FUSE_SET_ATTR_UID) {
+        n->uid = a->attr->st_uid;
+        mask |= OPLOG_OWNER;
+    }
+    if (a->to_set & FUSE_SET_ATTR_GID) {
+        n->gid = a->attr->st_gid;
+        mask |= OPLOG_OWNER;
+    }
+    if (a->to_set & FUSE_SET_ATTR_ATIME) {
+        n->atime = attr_time(&a->attr->st_atim, a->to_set & FUSE_SET_ATTR_ATIME_NOW);
+        mask |= OPLOG_ATIME;
+    }
+    if (a->to_set & FUSE_SET_ATTR_MTIME) {
+        n->mtime = attr_time(&a->attr->st_mtim, a->to_set & FUSE_SET_ATTR_MTIME_NOW);
+        mask |= OPLOG_MTIME;
+        ofile_set_mtime(fs->files, n->id, n->mtime);
+    }
+    n->ctime = node_now();
+    rc = metadb_node_put(t, n);
+    if (rc == 0 && mask)
+        rc = oplog_patch(t, n, mask);
+    return rc;
+}
+
+int tree_setattr(struct dbxfs *fs, uint64_t id, const struct stat *attr,
+                 int to_set, struct cnode *out)
+{
+    struct attr_arg a = { id, attr, to_set, out };
+    int rc = tree_write(fs, do_setattr, &a);
+
+    if (rc == 0) {
+        push_wake(fs);
+        if (out->type == NODE_FILE)
+            ofile_attr(fs->files, id, &out->size, &out->mtime);
+    }
+    return rc;
+}
+
+struct content_arg {
+    uint64_t id, size, gen, rev;
+    struct wire_time mtime;
+};
+
+static int do_content(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct content_arg *a = arg;
+    struct cnode n;
+    int rc = metadb_node_get(t, a->id, &n);
+
+    if (rc)
+        return rc;
+    n.size = a->size;
+    n.mtime = a->mtime;
+    n.ctime = node_now();
+    n.flags |= CN_DIRTY | CN_COPY;
+    rc = metadb_node_put(t, &n);
+    if (rc == 0 && !(n.flags & CN_ORPHAN))
+        rc = metadb_dirty_put(t, a->id, a->gen);
+    return rc;
+}
+
+int tree_content_changed(struct dbxfs *fs, uint64_t id, uint64_t size,
+                         struct wire_time mtime, uint64_t gen)
+{
+    struct content_arg a = { .id = id, .size = size, .gen = gen, .mtime = mtime };
+    int rc = tree_write(fs, do_content, &a);
+
+    if (rc == 0)
+        push_wake(fs);
+    return rc;
+}
+
+static int do_set_copy(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct content_arg *a = arg;
+    struct cnode n;
+    int rc = metadb_node_get(t, a->id, &n);
+
+    if (rc)
+        return rc;
+    /* The content moved on while the copy was built: it is stale. */
+    if (n.content_rev != a->rev)
+        return -EAGAIN;
+    n.flags |= CN_COPY;
+    return metadb_node_put(t, &n);
+}
+
+int tree_set_copy(struct dbxfs *fs, uint64_t id, uint64_t content_rev)
+{
+    struct content_arg a = { .id = id, .rev = content_rev };
+    return tree_write(fs, do_set_copy, &a);
+}
+
+static int do_closed(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct cnode n;
+    int rc = metadb_node_get(t, *(uint64_t *)arg, &n);
+
+    if (rc == -ENOENT || (rc == 0 && !(n.flags & CN_ORPHAN)))
+        return 0;
+    return rc ? rc : tree_drop_node(fs, t, &n);
+}
+
+int tree_closed(struct dbxfs *fs, uint64_t id)
+{
+    return tree_write(fs, do_closed, &id);
+}
+
+struct orphans {
+    uint64_t *ids;
+    size_t n, cap;
+};
+
+static int collect_orphan(void *arg, const struct cnode *n)
+{
+    struct orphans *o = arg;
+
+    if (!(n->flags & CN_ORPHAN))
+        return 0;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 64;
+        uint64_t *p = realloc(o->ids, cap * sizeof(*p));
+        if (!p)
+            return 1;
+        o->ids = p;
+        o->cap = cap;
+    }
+    o->ids[o->n++] = n->id;
+    return 0;
+}
+
+static int do_drop_orphans(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct orphans o = { 0 };
+    struct cnode n;
+    int rc = metadb_node_each(t, collect_orphan, &o);
+
+    for (size_t i = 0; rc == 0 && i < o.n; i++)
+        if (metadb_node_get(t, o.ids[i], &n) == 0)
+            rc = tree_drop_node(fs, t, &n);
+    free(o.ids);
+    return rc;
+}
+
+int tree_drop_orphans(struct dbxfs *fs)
+{
+    return tree_write(fs, do_drop_orphans, NULL);
+}
