@@ -32,7 +32,7 @@ int metadb_open(const char *dir, metadb **out)
         rc = mdb_env_set_mapsize(db->env, (size_t)64 << 30);
     if (rc == 0)
         rc = mdb_env_open(db->env, path,
-                          MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0600);
+                          MDB_NOSUBDIR | MDB_NOSYNC | MDB_WRITEMAP | MDB_NOTLS, 0600);
     if (rc == 0)
         rc = mdb_txn_begin(db->env, NULL, 0, &txn);
     for (int i = 0; rc == 0 && i < DBI_COUNT; i++)

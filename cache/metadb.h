@@ -11,11 +11,12 @@
  *   xattrs   id + name → value (user.* attributes)
  *   kv       small named numbers (cursor, root id, next journal seq)
  *
- * The environment is opened MDB_NOSYNC: a committed transaction is in the
- * kernel at once, so it survives kill -9 of the mount; metadb_sync makes it
- * survive a power loss too, and the mount calls it on fsync() and once a
- * second, as ext4 commits its journal every few seconds. A metadata
- * operation therefore costs a memory copy, not a disk flush.
+ * The environment is opened MDB_NOSYNC | MDB_WRITEMAP: a transaction
+ * writes straight into the shared mapping, so once committed it is in the
+ * kernel's page cache and survives kill -9 of the mount; metadb_sync
+ * (msync) makes it survive a power loss too, and the mount calls it on
+ * fsync() and every few seconds, as ext4 commits its journal. A metadata
+ * operation therefore costs memory writes, not a system call or a flush.
  *
  * Callers open a transaction, call the accessors, and commit or abort.
  * Write transactions are serialised by LMDB (and by the caller's lock);

@@ -132,6 +132,10 @@ int apply_upsert(struct dbxfs *fs, metadb_txn *t, const struct cnode *srv,
     }
     if (rc != -ENOENT)
         return rc;
+    /* Deleted here, the delete not pushed yet: an older event must not
+     * bring it back. */
+    if (metadb_pending(t, srv->id) > 0)
+        return 0;
     if (srv->id == fs->root_id)
         return metadb_node_put(t, srv);
     if (!parent_listed(t, srv->parent))

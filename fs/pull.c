@@ -105,6 +105,10 @@ static int poll_once(struct pull *p)
     snprintf(path, sizeof(path), "/v1/changes?cursor=%llu&wait=%d&limit=1000",
              (unsigned long long)cursor, PULL_WAIT);
     rc = httpc_json(p->h, "GET", path, NULL, &status, &reply);
+    if (atomic_load(&p->stop)) {
+        cJSON_Delete(reply);
+        return -EINTR;
+    }
     conn_note(p->fs, rc == 0, rc == 0 ? status : 0);
     if (rc == 0 && status != 200)
         rc = -EAGAIN;

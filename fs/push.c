@@ -23,7 +23,10 @@
 #include "staging.h"
 #include "tree.h"
 
-static void wait_for_work(struct push *p, double seconds)
+/* Sleeps up to `seconds`; new work cuts the sleep short unless the wait is
+ * a backoff after a failure (then every new operation would retry at once
+ * against a server that is away). */
+static void wait_for_work(struct push *p, double seconds, int wakeable)
 {
     struct timespec ts;
 
@@ -35,9 +38,11 @@ static void wait_for_work(struct push *p, double seconds)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&p->mu);
-    if (!p->stop && !p->wake)
-        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-    p->wake = 0;
+    while (!atomic_load(&p->stop) && (!wakeable || !p->wake))
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT)
+            break;
+    if (wakeable)
+        p->wake = 0;
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -64,15 +69,22 @@ static double backoff(int failures)
 static void *journal_thread(void *arg)
 {
     struct push *p = arg;
+    time_t synced = time(NULL);
     int failures = 0;
 
     while (!atomic_load(&p->stop)) {
+        /* The metadata store is written without flushes; this is its
+         * periodic commit to disk (ext4 does the same every 5 s). */
+        if (time(NULL) - synced >= 5) {
+            metadb_sync(p->fs->db);
+            synced = time(NULL);
+        }
         int rc = push_journal_step(p);
         if (rc == -ENOENT) {            /* nothing queued */
             failures = 0;
-            wait_for_work(p, 5);
+            wait_for_work(p, 5, 1);
         } else if (rc) {
-            wait_for_work(p, backoff(failures++));
+            wait_for_work(p, backoff(failures++), 0);
         } else {
             failures = 0;
             push_wake(p->fs);           /* creates may unblock uploads */
@@ -91,9 +103,9 @@ static void *upload_thread(void *arg)
         int rc = push_upload_step(p, slot);
         if (rc == -ENOENT) {
             failures = 0;
-            wait_for_work(p, 5);
+            wait_for_work(p, 5, 1);
         } else if (rc) {
-            wait_for_work(p, backoff(failures++));
+            wait_for_work(p, backoff(failures++), 0);
         } else {
             failures = 0;
         }

@@ -191,6 +191,8 @@ static int send_op(struct push *p, struct op *o, long *status, cJSON **reply)
         snprintf(path, sizeof(path), "/v1/nodes/%s", id);
     }
     rc = httpc_json(p->h, method, path, o->body, status, reply);
+    if (atomic_load(&p->stop))
+        return -EINTR;
     conn_note(p->fs, rc == 0, rc == 0 ? *status : 0);
     return rc ? -EIO : 0;
 }

@@ -18,21 +18,17 @@
 #include "staging.h"
 #include "tree.h"
 
-/* A dirty node whose create has reached the server and that no other slot
- * is uploading; claimed for slot under push->mu. */
-static int claim(struct push *p, struct upload_slot *slot, struct cnode *n,
-                 uint64_t *gen)
+/* Picks, from one page of the dirty set, a node whose create has reached
+ * the server and that no other slot is uploading. 0 and slot claimed,
+ * -ENOENT (none in this page; *after is where the next page starts), or
+ * -ENODATA at the end of the set. Called with push->mu held. */
+static int claim_page(struct push *p, metadb_txn *t, struct upload_slot *slot,
+                      uint64_t *after, struct cnode *n, uint64_t *gen)
 {
     uint64_t ids[64];
-    metadb_txn *t;
-    int count, rc = metadb_begin(p->fs->db, 0, &t);
+    int count = metadb_dirty_list(t, *after, ids, 64);
 
-    if (rc)
-        return rc;
-    count = metadb_dirty_list(t, 0, ids, 64);
-    rc = -ENOENT;
-    pthread_mutex_lock(&p->mu);
-    for (int i = 0; i < count && rc; i++) {
+    for (int i = 0; i < count; i++) {
         int busy = 0;
         for (int s = 0; s < PUSH_UPLOADERS; s++)
             busy |= p->slots[s].id == ids[i];
@@ -43,11 +39,29 @@ static int claim(struct push *p, struct upload_slot *slot, struct cnode *n,
         snprintf(slot->name, sizeof(slot->name), "%s", n->name);
         memset(&slot->progress, 0, sizeof(slot->progress));
         slot->started_at = time(NULL);
-        rc = 0;
+        return 0;
     }
+    if (count > 0)
+        *after = ids[count - 1];
+    return count < 64 ? -ENODATA : -ENOENT;
+}
+
+static int claim(struct push *p, struct upload_slot *slot, struct cnode *n,
+                 uint64_t *gen)
+{
+    uint64_t after = 0;
+    metadb_txn *t;
+    int rc = metadb_begin(p->fs->db, 0, &t);
+
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&p->mu);
+    do
+        rc = claim_page(p, t, slot, &after, n, gen);
+    while (rc == -ENOENT);
     pthread_mutex_unlock(&p->mu);
     metadb_abort(t);
-    return rc;
+    return rc == -ENODATA ? -ENOENT : rc;
 }
 
 static void release_slot(struct push *p, struct upload_slot *slot)

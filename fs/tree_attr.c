@@ -139,6 +139,11 @@ static int do_closed(struct dbxfs *fs, metadb_txn *t, void *arg)
 
 int tree_closed(struct dbxfs *fs, uint64_t id)
 {
+    struct cnode n;
+
+    /* Most closes have nothing to drop: no write transaction for them. */
+    if (tree_get(fs, id, &n) || !(n.flags & CN_ORPHAN))
+        return 0;
     return tree_write(fs, do_closed, &id);
 }
 
