@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "apply.h"
 #include "ofile.h"
@@ -191,4 +192,52 @@ void apply_notes_send(struct dbxfs *fs, struct apply_notes *notes)
     }
     free(notes->v);
     memset(notes, 0, sizeof(*notes));
+}
+
+struct async_notes {
+    struct dbxfs *fs;
+    struct apply_notes notes;
+};
+
+static void *send_later(void *arg)
+{
+    struct async_notes *a = arg;
+    struct dbxfs *fs = a->fs;
+
+    apply_notes_send(fs, &a->notes);
+    free(a);
+    atomic_fetch_sub(&fs->notifiers, 1);
+    return NULL;
+}
+
+void apply_notes_send_async(struct dbxfs *fs, struct apply_notes *notes)
+{
+    struct async_notes *a;
+    pthread_attr_t attr;
+    pthread_t t;
+
+    if (notes->n == 0 || !(a = malloc(sizeof(*a)))) {
+        apply_notes_send(fs, notes);   /* nothing to send, or best effort */
+        return;
+    }
+    a->fs = fs;
+    a->notes = *notes;
+    memset(notes, 0, sizeof(*notes));
+    atomic_fetch_add(&fs->notifiers, 1);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, send_later, a)) {
+        /* Without a thread, dropping the notes is safer than a deadlock:
+         * the kernel's caches then expire on their timeouts. */
+        free(a->notes.v);
+        free(a);
+        atomic_fetch_sub(&fs->notifiers, 1);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+void apply_notes_drain(struct dbxfs *fs)
+{
+    while (atomic_load(&fs->notifiers) > 0)
+        usleep(10000);
 }

@@ -31,5 +31,11 @@ int apply_delete(struct dbxfs *fs, metadb_txn *t, uint64_t id,
                  struct apply_notes *notes);
 /* Sends and frees the notes. */
 void apply_notes_send(struct dbxfs *fs, struct apply_notes *notes);
+/* The same from a helper thread, for a caller that is itself serving a
+ * FUSE request: the kernel may hold the very directory lock a
+ * notification needs until that request is answered. */
+void apply_notes_send_async(struct dbxfs *fs, struct apply_notes *notes);
+/* Waits until every asynchronous sender is done (before the session goes). */
+void apply_notes_drain(struct dbxfs *fs);
 
 #endif

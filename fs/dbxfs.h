@@ -53,6 +53,7 @@ struct dbxfs {
     atomic_llong last_sync;     /* when the feed or a push last succeeded */
     atomic_llong conflicts;     /* conflicted copies seen since mount */
     atomic_ullong write_gen;    /* stamps every change of file content */
+    atomic_int notifiers;       /* asynchronous kernel notifications in flight */
 };
 
 /* FUSE inode numbers are node ids, except that the root is FUSE_ROOT_ID. */

@@ -172,7 +172,7 @@ int dirlist_ensure(struct dbxfs *fs, uint64_t dir)
     }
     a.listing = listing;
     rc = tree_write(fs, do_merge, &a);
-    apply_notes_send(fs, &a.notes);
+    apply_notes_send_async(fs, &a.notes);
     cJSON_Delete(listing);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "apply.h"
 #include "conn.h"
 #include "dbxfs.h"
 #include "fetch.h"
@@ -161,6 +162,7 @@ static int serve(struct dbxfs *fs, int lock_fd)
     pull_stop(fs);
     push_stop(fs);
     fetch_stop(fs);
+    apply_notes_drain(fs);
     metadb_sync(fs->db);
     log_info("unmounted %s", fs->opts->mountpoint);
     return rc;

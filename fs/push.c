@@ -26,7 +26,8 @@
 /* Sleeps up to `seconds`; new work cuts the sleep short unless the wait is
  * a backoff after a failure (then every new operation would retry at once
  * against a server that is away). */
-static void wait_for_work(struct push *p, double seconds, int wakeable)
+static void wait_for_work(struct push *p, double seconds, int wakeable,
+                          uint64_t *seen)
 {
     struct timespec ts;
 
@@ -38,11 +39,10 @@ static void wait_for_work(struct push *p, double seconds, int wakeable)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&p->mu);
-    while (!atomic_load(&p->stop) && (!wakeable || !p->wake))
+    while (!atomic_load(&p->stop) && (!wakeable || p->wake_gen == *seen))
         if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT)
             break;
-    if (wakeable)
-        p->wake = 0;
+    *seen = p->wake_gen;
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -53,7 +53,7 @@ void push_wake(struct dbxfs *fs)
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
-    p->wake = 1;
+    p->wake_gen++;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
@@ -70,6 +70,7 @@ static void *journal_thread(void *arg)
 {
     struct push *p = arg;
     time_t synced = time(NULL);
+    uint64_t seen = 0;
     int failures = 0;
 
     while (!atomic_load(&p->stop)) {
@@ -82,9 +83,9 @@ static void *journal_thread(void *arg)
         int rc = push_journal_step(p);
         if (rc == -ENOENT) {            /* nothing queued */
             failures = 0;
-            wait_for_work(p, 5, 1);
+            wait_for_work(p, 5, 1, &seen);
         } else if (rc) {
-            wait_for_work(p, backoff(failures++), 0);
+            wait_for_work(p, backoff(failures++), 0, &seen);
         } else {
             failures = 0;
             push_wake(p->fs);           /* creates may unblock uploads */
@@ -97,15 +98,16 @@ static void *upload_thread(void *arg)
 {
     struct upload_slot *slot = arg;
     struct push *p = slot->push;
+    uint64_t seen = 0;
     int failures = 0;
 
     while (!atomic_load(&p->stop)) {
         int rc = push_upload_step(p, slot);
         if (rc == -ENOENT) {
             failures = 0;
-            wait_for_work(p, 5, 1);
+            wait_for_work(p, 5, 1, &seen);
         } else if (rc) {
-            wait_for_work(p, backoff(failures++), 0);
+            wait_for_work(p, backoff(failures++), 0, &seen);
         } else {
             failures = 0;
         }

@@ -29,7 +29,7 @@ struct push {
     struct dbxfs *fs;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int wake;
+    uint64_t wake_gen;           /* bumped by push_wake; each thread keeps the last seen */
     atomic_int stop;
     pthread_t journal;
     int started;
