@@ -13,6 +13,7 @@
 
 static const char *const dbi_names[DBI_COUNT] = {
     "nodes", "dirents", "maps", "journal", "pending", "dirty", "xattrs", "kv",
+    "gone",
 };
 
 int metadb_open(const char *dir, metadb **out)

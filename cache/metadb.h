@@ -9,7 +9,9 @@
  *   dirty    id → write generation: files whose staging content is not yet
  *            on the server
  *   xattrs   id + name → value (user.* attributes)
- *   kv       small named numbers (cursor, root id, next journal seq)
+ *   kv       small named numbers (cursor, root id)
+ *   gone     ids removed here whose deletion the feed has not shown yet:
+ *            older events about them must not bring them back
  *
  * The environment is opened MDB_NOSYNC | MDB_WRITEMAP: a transaction
  * writes straight into the shared mapping, so once committed it is in the
@@ -124,6 +126,10 @@ int metadb_xattr_del(metadb_txn *t, uint64_t id, const char *name);
 /* Names, each NUL-terminated, into buf as listxattr(2) (size 0: length). */
 int metadb_xattr_list(metadb_txn *t, uint64_t id, char *buf, size_t size);
 int metadb_xattr_del_all(metadb_txn *t, uint64_t id);
+
+int metadb_gone_put(metadb_txn *t, uint64_t id);
+int metadb_gone_has(metadb_txn *t, uint64_t id);     /* 1 or 0 */
+int metadb_gone_del(metadb_txn *t, uint64_t id);
 
 int metadb_kv_get(metadb_txn *t, const char *key, uint64_t *value);
 int metadb_kv_put(metadb_txn *t, const char *key, uint64_t value);

@@ -261,3 +261,30 @@ uint64_t metadb_journal_count(metadb_txn *t)
 {
     return dbi_entries(t, DBI_JOURNAL);
 }
+
+/* ---- tombstones ---- */
+
+int metadb_gone_put(metadb_txn *t, uint64_t id)
+{
+    uint8_t k[8];
+    put_be64(k, id);
+    return metadb_put(t, DBI_GONE, k, 8, "", 0);
+}
+
+int metadb_gone_has(metadb_txn *t, uint64_t id)
+{
+    uint8_t k[8];
+    MDB_val v;
+    put_be64(k, id);
+    return metadb_get(t, DBI_GONE, k, 8, &v) == 0;
+}
+
+int metadb_gone_del(metadb_txn *t, uint64_t id)
+{
+    uint8_t k[8];
+    int rc;
+
+    put_be64(k, id);
+    rc = metadb_del(t, DBI_GONE, k, 8);
+    return rc == -ENOENT ? 0 : rc;
+}

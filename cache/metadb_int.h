@@ -8,7 +8,7 @@
 #include "metadb.h"
 
 enum { DBI_NODES, DBI_DIRENTS, DBI_MAPS, DBI_JOURNAL, DBI_PENDING, DBI_DIRTY,
-       DBI_XATTRS, DBI_KV, DBI_COUNT };
+       DBI_XATTRS, DBI_KV, DBI_GONE, DBI_COUNT };
 
 struct metadb {
     MDB_env *env;

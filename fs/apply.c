@@ -133,9 +133,9 @@ int apply_upsert(struct dbxfs *fs, metadb_txn *t, const struct cnode *srv,
     }
     if (rc != -ENOENT)
         return rc;
-    /* Deleted here, the delete not pushed yet: an older event must not
-     * bring it back. */
-    if (metadb_pending(t, srv->id) > 0)
+    /* Deleted here (the delete maybe not even pushed yet): an older event
+     * must not bring it back. */
+    if (metadb_pending(t, srv->id) > 0 || metadb_gone_has(t, srv->id))
         return 0;
     if (srv->id == fs->root_id)
         return metadb_node_put(t, srv);
@@ -162,8 +162,10 @@ int apply_delete(struct dbxfs *fs, metadb_txn *t, uint64_t id,
 {
     struct cnode l;
     uint64_t child;
-    int rc = metadb_node_get(t, id, &l);
+    int rc = metadb_gone_del(t, id);
 
+    if (rc == 0)
+        rc = metadb_node_get(t, id, &l);
     if (rc == -ENOENT || (rc == 0 && local_ahead(t, &l)))
         return 0;
     if (rc)

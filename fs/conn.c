@@ -69,12 +69,14 @@ static void give_back(struct conn_pool *p, httpc *h)
 void conn_note(struct dbxfs *fs, int ok, long status)
 {
     int was = atomic_exchange(&fs->online, ok);
+    /* Before the mount, the caller reports failures as one error line. */
+    int quiet = fs->se == NULL;
 
-    if (ok != was)
+    if (ok != was && !quiet)
         log_info(ok ? "dbxd is reachable again" : "dbxd is unreachable; working offline");
     if (ok)
         atomic_store(&fs->last_sync, (long long)time(NULL));
-    if (ok && status == 401 && !atomic_exchange(&fs->unauthorized, 1))
+    if (ok && status == 401 && !atomic_exchange(&fs->unauthorized, 1) && !quiet)
         log_error("dbxd refused the token: log in again (dbxctl login)");
     else if (ok && status != 401)
         atomic_store(&fs->unauthorized, 0);

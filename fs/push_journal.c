@@ -190,7 +190,10 @@ static int send_op(struct push *p, struct op *o, long *status, cJSON **reply)
         method = strcmp(o->kind, "patch") == 0 ? "PATCH" : "DELETE";
         snprintf(path, sizeof(path), "/v1/nodes/%s", id);
     }
+    log_debug("push %s", o->text);
     rc = httpc_json(p->h, method, path, o->body, status, reply);
+    if (rc == 0 && *status >= 400)
+        log_debug("push answer %ld %s", *status, httpc_errcode(*reply) ? httpc_errcode(*reply) : "");
     if (atomic_load(&p->stop))
         return -EINTR;
     conn_note(p->fs, rc == 0, rc == 0 ? *status : 0);

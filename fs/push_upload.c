@@ -32,7 +32,8 @@ static int claim_page(struct push *p, metadb_txn *t, struct upload_slot *slot,
         int busy = 0;
         for (int s = 0; s < PUSH_UPLOADERS; s++)
             busy |= p->slots[s].id == ids[i];
-        if (busy || metadb_node_get(t, ids[i], n) || (n->flags & CN_LOCAL) ||
+        /* An orphan was unlinked here: its bytes are not wanted anywhere. */
+        if (busy || metadb_node_get(t, ids[i], n) || (n->flags & (CN_LOCAL | CN_ORPHAN)) ||
             metadb_dirty_get(t, ids[i], gen))
             continue;
         slot->id = n->id;
@@ -112,7 +113,7 @@ static int do_recreate(struct dbxfs *fs, metadb_txn *t, void *arg)
     struct cnode n;
     int rc = metadb_node_get(t, *(uint64_t *)arg, &n);
 
-    if (rc || (n.flags & CN_LOCAL))
+    if (rc || (n.flags & (CN_LOCAL | CN_ORPHAN)))
         return rc == -ENOENT ? 0 : rc;
     n.flags |= CN_LOCAL;
     n.rev = n.content_rev = 0;

@@ -164,9 +164,10 @@ int tree_drop_node(struct dbxfs *fs, metadb_txn *t, const struct cnode *n)
 int tree_unlink_node(struct dbxfs *fs, metadb_txn *t, struct cnode *n)
 {
     if (n->type == NODE_FILE && ofile_is_open(fs->files, n->id)) {
+        int rc = metadb_dirty_del(t, n->id);
         n->flags |= CN_ORPHAN;
         n->ctime = node_now();
-        return metadb_node_put(t, n);
+        return rc && rc != -ENOENT ? rc : metadb_node_put(t, n);
     }
     return tree_drop_node(fs, t, n);
 }
@@ -199,6 +200,8 @@ static int do_remove(struct dbxfs *fs, metadb_txn *t, void *arg)
     rc = metadb_dirent_del(t, a->parent, a->name);
     if (rc == 0)
         rc = oplog_delete(t, id);
+    if (rc == 0 && !(n.flags & CN_LOCAL))
+        rc = metadb_gone_put(t, id);
     if (rc == 0)
         rc = tree_unlink_node(fs, t, &n);
     return rc ? rc : tree_touch_dir(t, &dir);
