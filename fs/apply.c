@@ -77,7 +77,7 @@ static int place(struct dbxfs *fs, metadb_txn *t, struct cnode *n,
 static void content_update(struct dbxfs *fs, const struct cnode *l,
                            struct cnode *n, struct apply_notes *notes)
 {
-    if (ofile_defer_remote(fs->files, l->id)) {
+    if (!ofile_drop_copy(fs->files, l->id)) {
         n->size = l->size;
         n->content_rev = l->content_rev;
         n->mtime = l->mtime;

@@ -80,6 +80,8 @@ void ofile_free(struct ofile *of)
 {
     if (of->fd >= 0)
         close(of->fd);
+    for (int i = 0; i < of->nretired; i++)
+        close(of->retired[i]);
     pthread_mutex_destroy(&of->mu);
     free(of);
 }
@@ -134,15 +136,32 @@ int ofile_is_open(struct ofile_table *t, uint64_t id)
     return with_open(t, id, yes, NULL);
 }
 
-static int set_remote(struct ofile *of, void *arg)
+static int drop_copy(struct ofile *of, void *arg)
 {
-    of->remote_changed = 1;
+    if (of->written || (of->fd >= 0 && of->nretired == 8)) {
+        of->remote_changed = 1;
+        return 0;
+    }
+    if (of->fd >= 0)
+        of->retired[of->nretired++] = of->fd;
+    of->fd = -1;
     return 1;
 }
 
-int ofile_defer_remote(struct ofile_table *t, uint64_t id)
+int ofile_drop_copy(struct ofile_table *t, uint64_t id)
 {
-    return with_open(t, id, set_remote, NULL);
+    struct ofile *of;
+    int rc = 1;
+
+    pthread_mutex_lock(&t->mu);
+    of = *slot(t, id);
+    if (of) {
+        pthread_mutex_lock(&of->mu);
+        rc = drop_copy(of, NULL);
+        pthread_mutex_unlock(&of->mu);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return rc;
 }
 
 static int set_size(struct ofile *of, void *arg)

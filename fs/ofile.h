@@ -27,6 +27,8 @@ struct ofile {
     int written;               /* since the last flush */
     int remote_changed;        /* a remote change waits for the last close */
     uint64_t next_off;         /* where a sequential reader reads next */
+    int retired[8], nretired;  /* old local copies, closed with the ofile
+                                * (a read may still be using one) */
     struct ofile *next;        /* hash chain */
 };
 
@@ -47,8 +49,11 @@ void ofile_free(struct ofile *of);
 int ofile_attr(struct ofile_table *t, uint64_t id, uint64_t *size,
                struct wire_time *mtime);
 int ofile_is_open(struct ofile_table *t, uint64_t id);
-/* Marks a deferred remote change; 0 if the file is not open. */
-int ofile_defer_remote(struct ofile_table *t, uint64_t id);
+/* The content changed on the server: an open file that has not been
+ * written drops its local copy (reads then fetch the new content) and
+ * returns 1; a written one returns 0 (its change is deferred to the last
+ * close and will conflict on upload). 1 when not open. */
+int ofile_drop_copy(struct ofile_table *t, uint64_t id);
 /* Sets size (and bumps gen) of an open file after a truncate. */
 void ofile_truncated(struct ofile_table *t, uint64_t id, uint64_t size);
 /* Sets the mtime of an open file (utimens while open). */

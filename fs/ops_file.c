@@ -99,19 +99,26 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct cnode n;
     char *buf;
     ssize_t got;
-    int rc = 0;
+    int fd, rc = 0;
 
-    if (of->fd < 0 && (rc = tree_get(fs, of->id, &n)) == 0 && (n.flags & CN_COPY))
+    pthread_mutex_lock(&of->mu);
+    fd = of->fd;
+    pthread_mutex_unlock(&of->mu);
+    if (fd < 0 && (rc = tree_get(fs, of->id, &n)) == 0 && (n.flags & CN_COPY)) {
         rc = file_open_copy(fs, of, &n, 0);
+        pthread_mutex_lock(&of->mu);
+        fd = of->fd;
+        pthread_mutex_unlock(&of->mu);
+    }
     if (rc) {
         fuse_reply_err(req, -rc);
         return;
     }
-    if (of->fd >= 0) {
+    if (fd >= 0) {
         /* Local content: let the kernel splice it from the staging file. */
         struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
         bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-        bv.buf[0].fd = of->fd;
+        bv.buf[0].fd = fd;
         bv.buf[0].pos = off;
         fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
         return;

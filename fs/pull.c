@@ -90,8 +90,10 @@ static int read_cursor(struct dbxfs *fs, uint64_t *cursor)
     return rc;
 }
 
-/* One long-poll and its events. 1: more are ready at once; 0; -errno. */
-static int poll_once(struct pull *p)
+/* One long-poll and its events (wait 0 asks without holding: after a
+ * failure, so that coming back online shows at once). 1: more are ready
+ * at once; 0; -errno. */
+static int poll_once(struct pull *p, int wait)
 {
     struct batch b = { 0 };
     char path[96];
@@ -103,7 +105,7 @@ static int poll_once(struct pull *p)
     if (rc)
         return rc;
     snprintf(path, sizeof(path), "/v1/changes?cursor=%llu&wait=%d&limit=1000",
-             (unsigned long long)cursor, PULL_WAIT);
+             (unsigned long long)cursor, wait);
     rc = httpc_json(p->h, "GET", path, NULL, &status, &reply);
     if (atomic_load(&p->stop)) {
         cJSON_Delete(reply);
@@ -182,7 +184,7 @@ static void *pull_thread(void *arg)
 
     while (!atomic_load(&p->stop)) {
         refresh_pending(p);
-        int rc = poll_once(p);
+        int rc = poll_once(p, failures ? 0 : PULL_WAIT);
         if (rc >= 0) {
             failures = 0;
             continue;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test suite: installs what it needs, then for a normal build and an
-# AddressSanitizer+UBSan build runs the C unit tests (ctest) and the API tests
-# (pytest against a real dbxd on 127.0.0.1).
+# AddressSanitizer+UBSan build runs the C unit tests (ctest), the API tests
+# (pytest against a real dbxd on 127.0.0.1) and the mount tests (pytest:
+# real dbxfs FUSE mounts of a real dbxd; needs root and /dev/fuse).
 #   tests/run.sh           both builds
 #   tests/run.sh --fast    the normal build only
 set -euo pipefail
@@ -28,6 +29,14 @@ run_build() {
      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
      DBXD="$dir/backend/dbxd" DBX_SANITIZED=$([ "$name" = asan ] && echo 1 || echo 0) \
      /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/api; then
+    pass=$((pass + 1)); else fail=$((fail + 1)); fi
+  echo "=== $name: mount tests"
+  # the same sanitizer settings reach dbxfs: a report at unmount fails the test
+  if ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
+     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+     DBXD="$dir/backend/dbxd" DBXFS="$dir/fs/dbxfs" \
+     DBX_SANITIZED=$([ "$name" = asan ] && echo 1 || echo 0) \
+     /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/fs; then
     pass=$((pass + 1)); else fail=$((fail + 1)); fi
 }
 for b in "${builds[@]}"; do run_build "$b"; done

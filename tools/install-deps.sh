@@ -8,6 +8,7 @@ packages=(
   libcjson-dev libzstd-dev libmicrohttpd-dev
   python3 python3-pytest python3-requests python3-zstandard zstd curl openssl
   procps psmisc
+  rsync sqlite3 tar diffutils   # programs the mount tests (tests/fs) run inside a mount
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,90 @@
+"""Crashes: pending work (the journal, dirty files, half-done uploads)
+survives kill -9 of dbxfs and a remount with the same cache_dir."""
+import os
+import time
+
+import pytest
+
+from conftest import (MiB, T, assert_server_matches, bounded, log, read_file, sha, sha_file,
+                      wait_for, write_file, write_random)
+
+CRASH_MIB = 300
+
+
+@pytest.mark.watchdog(300)
+def test_kill9_mid_upload(mnt):
+    p = mnt.path("big.bin")
+    t0 = time.time()
+    digest = write_random(p, CRASH_MIB * MiB)
+    t1 = time.time()
+    log("wrote %d MiB in %.1fs" % (CRASH_MIB, t1 - t0))
+    pid = mnt.pidfile_pid()
+    assert pid == mnt.proc.pid, "pid file says %d, dbxfs is %d" % (pid, mnt.proc.pid)
+    # kill as soon as the upload is under way
+    seen = []
+
+    def uploading():
+        s = mnt.status(timeout=T(10))
+        seen.append(s)
+        if s["uploading"] == 0 and s["dirty"] == 0:
+            return True          # nothing pending any more: the assert below says so
+        return s["uploading"] > 0 or time.time() - t1 > T(5)
+
+    wait_for(uploading, T(60), "the upload to start", interval=0.02)
+    last = seen[-1]
+    mnt.kill9(pid)
+    log("killed dbxfs %.2fs after close, status then %r" % (time.time() - t1, last))
+    assert last["uploading"] > 0 or last["dirty"] > 0, \
+        "the upload was over before the kill (status %r)" % (last,)
+    srv = mnt.account.lookup("big.bin")
+    log("server at the kill: %r" % (srv and {k: srv[k] for k in ("size", "content_rev")},))
+    # remount the same cache_dir; the upload resumes
+    mnt.mount()
+    st = mnt.wait_idle(T(180))
+    log("idle %.1fs after the remount: %r" % (time.time() - t1, st))
+    node = mnt.account.lookup("big.bin")
+    assert node is not None and node["size"] == CRASH_MIB * MiB, node
+    assert sha(mnt.account.download(node["id"])) == digest, "the server's bytes differ"
+    assert bounded(sha_file, p, timeout=T(120)) == digest, "the mount's bytes differ"
+    assert sorted(os.listdir(mnt.mnt)) == ["big.bin"]
+
+
+@pytest.mark.watchdog(180)
+def test_kill9_right_after_close(mnt):
+    os.makedirs(mnt.path("d/e"))
+    files = {"d/e/a.bin": os.urandom(4 * MiB + 7), "d/small": b"small",
+             "top": os.urandom(100000)}
+    for rel, data in files.items():
+        write_file(mnt.path(rel), data)
+    os.rename(mnt.path("d/e"), mnt.path("moved"))
+    files["moved/a.bin"] = files.pop("d/e/a.bin")
+    os.symlink("top", mnt.path("link"))
+    os.chmod(mnt.path("top"), 0o600)
+    st = mnt.status()
+    mnt.kill9()
+    log("killed right after close; status then %r" % st)
+    mnt.mount()
+    # what the mount shows at once, before anything is pushed
+    for rel, data in files.items():
+        assert read_file(mnt.path(rel)) == data, rel
+    assert os.readlink(mnt.path("link")) == "top"
+    assert sorted(os.listdir(mnt.mnt)) == ["d", "link", "moved", "top"]
+    assert_server_matches(mnt, timeout=T(90))
+
+
+@pytest.mark.watchdog(180)
+def test_kill9_during_edits_then_more_edits(mnt):
+    """A crash between edits of one file: the last closed version wins, and
+    work done after the remount queues behind what was pending."""
+    p = mnt.path("f")
+    for i in range(5):
+        write_file(p, b"version %d\n" % i * 10000)
+    mnt.kill9()
+    mnt.mount()
+    assert read_file(p) == b"version 4\n" * 10000
+    with open(p, "ab") as f:
+        f.write(b"after the crash\n")
+    os.rename(p, mnt.path("g"))
+    assert_server_matches(mnt, timeout=T(90))
+    node = mnt.account.lookup("g")
+    assert mnt.account.download(node["id"]) == b"version 4\n" * 10000 + b"after the crash\n"
