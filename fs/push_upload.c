@@ -84,6 +84,7 @@ void push_upload_progress(void *arg, const transfer_progress *pr)
 struct committed {
     uint64_t id, gen;
     const cJSON *node;
+    struct wire_time mtime;            /* what the commit recorded */
 };
 
 static int do_committed(struct dbxfs *fs, metadb_txn *t, void *arg)
@@ -104,6 +105,10 @@ static int do_committed(struct dbxfs *fs, metadb_txn *t, void *arg)
         n.flags &= ~CN_DIRTY;
         rc = metadb_dirty_del(t, c->id);
     }
+    /* A utimens after the upload started: the commit recorded an older
+     * mtime, so set the newer one again. */
+    if (rc == 0 && (n.mtime.sec != c->mtime.sec || n.mtime.nsec != c->mtime.nsec))
+        rc = oplog_patch(t, &n, OPLOG_MTIME);
     return rc ? rc : metadb_node_put(t, &n);
 }
 
@@ -124,7 +129,7 @@ static int do_recreate(struct dbxfs *fs, metadb_txn *t, void *arg)
 static int settle(struct push *p, struct upload_slot *slot, const struct cnode *n,
                   uint64_t gen, const transfer_result *res, int rc)
 {
-    struct committed c = { n->id, gen, res->node };
+    struct committed c = { n->id, gen, res->node, n->mtime };
 
     if (rc == 0) {
         if (res->conflict) {
