@@ -208,7 +208,9 @@ hung() {           # NAME PID WHAT LIMIT
 # ---- servers ----
 echo "fs_run.sh: $(nproc) cores, $(free -g | awk '/^Mem/ { print $2 }') GiB RAM," \
      "kernel $(uname -r), work dir $WORK ($avail MiB free)"
-echo "systems: $SYSTEMS; workloads: $WORKLOADS; file $MIB MiB, $REPS reps"
+echo "systems: $SYSTEMS; workloads: $WORKLOADS; file $MIB MiB, $REPS reps;" \
+     "tree $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" status --porcelain fs cache 2>/dev/null | grep -q . && echo ' (fs/ or cache/ uncommitted)');" \
+     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if sys_on passthrough; then
     mkdir -p "$WORK/ptsrc" "$WORK/mnt/pt"
     "$PT" -f -o source="$WORK/ptsrc" "$WORK/mnt/pt" 2>"$WORK/log/passthrough.log" &
@@ -309,11 +311,11 @@ fig() { printf '  %-58s rerun: %s\n' "$1" "$2"; }
 # ---- summary ----
 # med KEY: the median of a figure's reps ("-" if none; "timeout" wins)
 med() {
-    awk -v k="$1" '$1 == k { if ($2 == "timeout") t = 1; else v[n++] = $2 }
-        END { if (t) { print "timeout"; exit } if (!n) { print "-"; exit }
+    awk -v k="$1" '$1 == k { if ($2 == "timeout") t = 1; else if ($2 == "never") nv++; else v[n++] = $2 }
+        END { if (t) { print "timeout"; exit } if (nv) { print "never"; exit } if (!n) { print "-"; exit }
               for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { x = v[i]; v[i] = v[j]; v[j] = x }
               m = n % 2 ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
-              printf (m == int(m) ? "%d" : "%.1f"), m }' "$RES"
+              printf (m == int(m) || m >= 100 ? "%.0f" : "%.1f"), m }' "$RES"
 }
 reps() { awk -v k="$1" '$1 == k { s = s (s ? "/" : "") $2 } END { print s }' "$RES"; }
 ratio() {  # A B: A/B as "0.93x" or "-"
@@ -375,19 +377,20 @@ summary() {
             "$(rerun creates $SYSLIST)"
     fi
     if wl_on latency; then
-        D50=$(med lat_p50.dbxfs); D99=$(med lat_p99.dbxfs)
+        D50=$(med lat_p50.dbxfs); D99=$(med lat_p99.dbxfs); DT=$(med lat_to.dbxfs); D99C=$D99
+        case $DT in 0|-) ;; *) D99C="$D99 ($DT reps never seen)" ;; esac
         for v in default dc1; do
             [ "$v" = default ] && lab="rclone default (dir cache 5m)" || lab="rclone --dir-cache-time 1s"
             c50=$(med "lat_p50.rclone_$v"); c99=$(med "lat_p99.rclone_$v")
             [ "$c50" = "-" ] && continue
             [ "$(med "lat_to.rclone_$v")" != 0 ] && c99="$c99 ($(med "lat_to.rclone_$v") timeouts)"
             echo "| (e) change latency p50 / p99 vs $lab | - | - | $c50 / $c99 ms |" \
-                 "$D50 / $D99 ms | - | - | $(ratio "$D50" "$c50") / $(ratio "$D99" "${c99%% *}") |" \
+                 "$D50 / $D99C ms | - | - | $(ratio "$D50" "$c50") / $(ratio "$D99" "${c99%% *}") |" \
                  "dbxfs p50 < 200 ms, p99 < 1 s | $(mark "$D50" awk -v a="$D50" -v b="$D99" 'BEGIN { exit !(a + 0 > 0 && a + 0 < 200 && b + 0 > 0 && b + 0 < 1000) }') |" \
                  "\`$(rerun latency $SYSLIST)\` |"
         done
         if ! sys_on rclone && sys_on dbxfs; then
-            echo "| (e) change latency p50 / p99 | - | - | - | $D50 / $D99 ms | - | - | - | p50 < 200 ms, p99 < 1 s |" \
+            echo "| (e) change latency p50 / p99 | - | - | - | $D50 / $D99C ms | - | - | - | p50 < 200 ms, p99 < 1 s |" \
                  "$(mark "$D50" awk -v a="$D50" -v b="$D99" 'BEGIN { exit !(a + 0 > 0 && a + 0 < 200 && b + 0 > 0 && b + 0 < 1000) }') | \`$(rerun latency $SYSLIST)\` |"
         fi
     fi
@@ -403,7 +406,7 @@ if wl_on seq; then
     for r in $(seq "$REPS"); do
         SEED=$((RANDOM * 32768 + RANDOM + r))
         declare -A FILE=() MN=()
-        echo "-- rep $r: write (order: $(order "$r" | xargs))"
+        echo "-- rep $r: write (order: $(order "$r" | xargs); load $(cut -d' ' -f1 /proc/loadavg))"
         for s in $(order "$r"); do
             drop_caches; sleep 1
             WL=$((CTIMEOUT + 900))
@@ -481,7 +484,7 @@ if wl_on creates; then
     echo "== (d) $FILES files of $FSIZE bytes in one directory, one thread"
     for r in $(seq "$REPS"); do
         for d in 0 "$DELAY"; do
-            echo "-- rep $r, added delay $d ms each way (order: $(order "$r" | xargs))"
+            echo "-- rep $r, added delay $d ms each way (order: $(order "$r" | xargs); load $(cut -d' ' -f1 /proc/loadavg))"
             for s in $(order "$r"); do
                 [ "$d" != 0 ] && { [ "$s" = local ] || [ "$s" = passthrough ]; } && continue
                 SEED=$((RANDOM * 32768 + RANDOM))
@@ -531,9 +534,10 @@ latency_run() {    # KEY A B TIMEOUT REPS [fsbench options]: B polled every 2 ms
     out=$(fsb "$b" $((n * (to + 1) + 120)) latency "$WORK/mnt/$a/lat/f" "$WORK/mnt/$b/lat/f" "$n" \
           --timeout "$to" --interval-ms 2 --gap-ms 100 "$@")
     eval "$out"
+    [ "$p50_ms" = -1.0 ] && p50_ms=never; [ "$p99_ms" = -1.0 ] && p99_ms=never
     rec "lat_p50.$key" "$p50_ms"; rec "lat_p99.$key" "$p99_ms"; rec "lat_to.$key" "$timeouts"
-    LATLINE="p50 $p50_ms ms, p99 $p99_ms ms, min $min_ms, max $max_ms ms over $n"
-    [ "$timeouts" != 0 ] && LATLINE="$LATLINE, $timeouts not seen within $to s"
+    LATLINE="p50 $p50_ms ms, p99 $p99_ms ms, min $min_ms, max $max_ms ms over $n seen"
+    [ "$timeouts" != 0 ] && LATLINE="$LATLINE; $timeouts of $((n + timeouts)) never seen within $to s (counted as latest)"
     return 0
 }
 if wl_on latency; then
@@ -545,7 +549,7 @@ if wl_on latency; then
         fsb dla 90 waitidle "$WORK/mnt/dla" 60 >/dev/null || echo "dbxfs A: not idle in 60 s" >&2
         fsb dlb 90 waitcontent "$WORK/mnt/dlb/lat/f" $'init\n' 60 >/dev/null ||
             echo "dbxfs B: initial file not seen in 60 s" >&2
-        latency_run dbxfs dla dlb 30 "$LREPS" --idle "$WORK/mnt/dla"
+        latency_run dbxfs dla dlb 10 "$LREPS" --idle "$WORK/mnt/dla"
         fig "dbxfs: $LATLINE" "$(rerun latency dbxfs)"
         unmount dla; unmount dlb
     fi

@@ -26,7 +26,8 @@
  *       REPS times: write+close WPATH with new content (a timestamp, its
  *       length changing every time), then open/read/close RPATH every MS
  *       (2) until it holds those bytes. Prints p50_ms, p99_ms (nearest
- *       rank), max_ms, n (seen), timeouts. --idle waits for MNT's dbxfs
+ *       rank over all reps; -1 when that rank is a rep not seen within
+ *       --timeout), max_ms (of those seen), n (seen), timeouts. --idle waits for MNT's dbxfs
  *       status to be idle before each rep; --gap-ms sleeps between reps.
  *   fsbench status MNT           prints MNT's user.dbxfs.status
  *   fsbench waitidle MNT SEC     waits until MNT's status is idle: idle_s
@@ -482,8 +483,9 @@ static int cmd_latency(const char *wpath, const char *rpath, int reps, struct ar
         if (close(fd) != 0)
             die("close");
         double t;
+        int g;
         for (;;) {
-            int g = read_whole(rpath, got, sizeof got);
+            g = read_whole(rpath, got, sizeof got);
             t = now();
             if (g == len && memcmp(got, want, len) == 0)
                 break;
@@ -493,20 +495,28 @@ static int cmd_latency(const char *wpath, const char *rpath, int reps, struct ar
         }
         if (t - t0 > a->timeout) {
             timeouts++;
-            fprintf(stderr, "fsbench: latency rep %d: not seen in %.0f s\n", r, a->timeout);
+            if (g > 0 && got[g - 1] == '\n')
+                got[g - 1] = 0;
+            fprintf(stderr, "fsbench: latency rep %d: not seen in %.0f s; B still reads %d bytes: \"%.60s\"\n",
+                    r, a->timeout, g, g > 0 ? got : "");
         } else {
             lat[n++] = (t - t0) * 1000;
         }
         if (a->gap_ms > 0)
             sleep_ms(a->gap_ms);
     }
+    /* Percentiles over all reps, a rep never seen counting as the latest:
+     * -1 when the rank falls on one. */
     qsort(lat, n, sizeof *lat, cmpd);
     double p50 = -1, p99 = -1, max = -1;
-    if (n) {
-        int i50 = (int)((n * 50 + 99) / 100) - 1, i99 = (int)((n * 99 + 99) / 100) - 1;
-        p50 = lat[i50 < 0 ? 0 : i50];
-        p99 = lat[i99 < 0 ? 0 : i99];
-        max = lat[n - 1];
+    int all = n + timeouts;
+    if (all) {
+        int i50 = (all * 50 + 99) / 100 - 1, i99 = (all * 99 + 99) / 100 - 1;
+        i50 = i50 < 0 ? 0 : i50;
+        i99 = i99 < 0 ? 0 : i99;
+        p50 = i50 < n ? lat[i50] : -1;
+        p99 = i99 < n ? lat[i99] : -1;
+        max = n ? lat[n - 1] : -1;
     }
     printf("p50_ms=%.1f p99_ms=%.1f max_ms=%.1f min_ms=%.1f n=%d timeouts=%d\n", p50, p99,
            max, n ? lat[0] : -1.0, n, timeouts);

@@ -25,7 +25,6 @@ import errno
 import hashlib
 import json
 import os
-import re
 import signal
 import stat
 import subprocess
@@ -37,8 +36,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
-from dbxtest import (KiB, MiB, REPO, USERS, Client, Server, _LIVE,  # noqa: E402,F401
-                     new_id, ok, sha)
+from dbxtest import MiB, REPO, Server, _LIVE, new_id, sha  # noqa: E402
 
 DBXFS = os.environ.get("DBXFS", os.path.join(REPO, "build", "fs", "dbxfs"))
 SANITIZED = os.environ.get("DBX_SANITIZED", "0") not in ("", "0")
@@ -129,10 +127,14 @@ def wait_for(pred, timeout, what, interval=0.05):
     last = None
     while True:
         try:
-            v = pred()
+            # each poll is bounded: a hung mount fails the wait (Hung) now
+            # instead of blocking until the watchdog
+            v = bounded(pred, timeout=T(10), what="a check while waiting for %s" % what)
             if v:
                 return v
             last = None
+        except Hung:
+            raise
         except (OSError, AssertionError, KeyError, ValueError) as e:
             last = e
         if time.time() >= deadline:
@@ -716,7 +718,11 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if rep.failed:
-        for m in list(_MOUNTS) + list(getattr(item, "_dbxfs_mounts", [])):
+        seen = []
+        for m in list(getattr(item, "_dbxfs_mounts", [])) + list(_MOUNTS):
+            if m in seen:
+                continue
+            seen.append(m)
             if m.log_path:
                 rep.sections.append(("dbxfs %s output (%s)" % (m.name, m.log_path),
                                      m.log_tail()))

@@ -11,8 +11,15 @@ from conftest import (MiB, T, assert_server_matches, bounded, log, read_file, sh
 CRASH_MIB = 300
 
 
+def _progress(status):
+    """(chunks done, chunks total) of the uploads in a status, as far as
+    the status tells (0, 0 when it has no per-upload detail)."""
+    ups = status.get("uploads") or []
+    return (sum(u.get("chunks_done", 0) for u in ups), sum(u.get("chunks_total", 0) for u in ups))
+
+
 @pytest.mark.watchdog(300)
-def test_kill9_mid_upload(mnt):
+def test_kill9_mid_upload(mnt, capsys):
     p = mnt.path("big.bin")
     t0 = time.time()
     digest = write_random(p, CRASH_MIB * MiB)
@@ -28,9 +35,13 @@ def test_kill9_mid_upload(mnt):
         seen.append(s)
         if s["uploading"] == 0 and s["dirty"] == 0:
             return True          # nothing pending any more: the assert below says so
+        ups = [u for u in s.get("uploads") or [] if "chunks_done" in u]
+        if ups and time.time() - t1 < T(20):
+            # the status details the transfer: kill once some chunks are up
+            return any(0 < u["chunks_done"] < u.get("chunks_total", 0) for u in ups)
         return s["uploading"] > 0 or time.time() - t1 > T(5)
 
-    wait_for(uploading, T(60), "the upload to start", interval=0.02)
+    wait_for(uploading, T(60), "the upload to start", interval=0.005)
     last = seen[-1]
     mnt.kill9(pid)
     log("killed dbxfs %.2fs after close, status then %r" % (time.time() - t1, last))
@@ -42,6 +53,10 @@ def test_kill9_mid_upload(mnt):
     mnt.mount()
     st = mnt.wait_idle(T(180))
     log("idle %.1fs after the remount: %r" % (time.time() - t1, st))
+    with capsys.disabled():
+        print("\n[fs] %d MiB: written in %.1fs, killed with %d of %d chunks up, "
+              "idle %.1fs after close" % (
+                  CRASH_MIB, t1 - t0, *_progress(last), time.time() - t1))
     node = mnt.account.lookup("big.bin")
     assert node is not None and node["size"] == CRASH_MIB * MiB, node
     assert sha(mnt.account.download(node["id"])) == digest, "the server's bytes differ"

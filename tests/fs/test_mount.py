@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import (Account, T, assert_server_matches, is_mounted, mount_fstype, pid_alive,
+from conftest import (T, assert_server_matches, is_mounted, mount_fstype, pid_alive,
                       read_file, wait_for, write_file)
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import (ID_XATTR, MiB, STATUS_XATTR, T, assert_same_tree, assert_server_matches,
                       bounded, expect_errno, log, read_file, sha, sha_file, snapshot,
-                      write_file, write_random)
+                      write_file)
 
 # --------------------------------------------------------------------------
 # renameat2

@@ -4,11 +4,10 @@ server, and (where it matters) after an unmount/remount."""
 import os
 import random
 import sqlite3
-import stat
 
 import pytest
 
-from conftest import (T, assert_same_tree, assert_server_matches, bounded, diff_snapshots, log,
+from conftest import (T, assert_same_tree, assert_server_matches, bounded, log,
                       read_file, run, sha, snapshot, write_file)
 
 
@@ -55,7 +54,19 @@ def test_git(mnt, tmp_path):
     git("add", "-A", cwd=repo)
     git("commit", "-q", "-m", "third", cwd=repo)
     git("tag", "v1", cwd=repo)
-    git("gc", "-q", cwd=repo)
+    try:
+        git("gc", "-q", cwd=repo)
+    except AssertionError as e:
+        # what the failure looked like, for whoever fixes it
+        ref = os.path.join(repo, ".git/refs/heads/main")
+        local = read_file(ref) if os.path.exists(ref) else None
+        srv = mnt.account.lookup("repo/.git/refs/heads/main")
+        remote = mnt.account.download(srv["id"]) if srv and srv["size"] else srv
+        raise AssertionError("%s\n  refs/heads/main in the mount: %r\n  on the server: %r\n"
+                             "  git log: %s\n  status: %r" % (
+                                 e, local, remote,
+                                 git("log", "--oneline", cwd=repo, check=False).stdout.strip()
+                                 or "(fails)", mnt.status()))
     git("fsck", "--full", "--strict", cwd=repo)
     # a clone inside the mount (a local clone tries hard links: EPERM, then copies)
     git("clone", "-q", "repo", "clone")
@@ -131,7 +142,7 @@ def test_tar_extract_diff(mnt, src_tree):
     src, tarball, n = src_tree
     dst = mnt.path("x")
     os.mkdir(dst)
-    r = run(["tar", "-xf", tarball, "-C", dst], timeout=T(180))
+    run(["tar", "-xf", tarball, "-C", dst], timeout=T(180))
     log("extracted %d files" % n)
     run(["diff", "-r", "--no-dereference", src, dst])
     want = snapshot(src, dir_mtime=True)
