@@ -402,6 +402,9 @@ enum MHD_Result api_upload_commit(struct http_req *r)
     cJSON *j = cJSON_CreateObject();
     cJSON_AddItemToObject(j, "node", change_node_json(c.t, n, role));
     cJSON_AddItemToObject(j, "conflict", copy->id ? change_node_json(c.t, copy, role) : cJSON_CreateNull());
+    /* a retry answers the node as it is now: this says which content the
+     * commit made, which the node may have moved past meanwhile */
+    cJSON_AddNumberToObject(j, "content_rev", (double)u.result_rev);
     rc = change_commit(&c);
     ms_upload_release(&u);
     free(n);

@@ -74,6 +74,8 @@ typedef struct transfer_result {
      * chunk list (id, rev, content_rev, size). Owned: transfer_result_free. */
     cJSON *node;
     cJSON *conflict;          /* upload: the conflicted copy, or NULL */
+    uint64_t content_rev;     /* upload: the content revision the commit made
+                               * (node may be newer when a retry answered) */
     /* On failure: the HTTP status and API error code of the answer that
      * stopped the transfer (0 and "" for a local or transport failure, or
      * "hash_mismatch" / "changed" found by the client), and a message. */

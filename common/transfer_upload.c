@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "wire.h"
 
 #define COMMIT_ROUNDS 3        /* commit answered missing_chunks: re-send */
 #define UPLOAD_ID_MAX 64
@@ -375,10 +376,11 @@ static int take_commit_answer(struct transfer_job *j, cJSON *reply)
     cJSON *node = cJSON_DetachItemFromObjectCaseSensitive(reply, "node");
     cJSON *conflict = cJSON_DetachItemFromObjectCaseSensitive(reply,
                                                               "conflict");
-    if (!cJSON_IsObject(node)) {
+    if (!cJSON_IsObject(node) ||
+        wire_get_uint(reply, "content_rev", UINT64_MAX, &j->res->content_rev) != WIRE_OK) {
         cJSON_Delete(node);
         cJSON_Delete(conflict);
-        transfer_fail(j, 200, "bad_answer", "commit answer without a node");
+        transfer_fail(j, 200, "bad_answer", "commit answer without a node or content_rev");
         return -1;
     }
     j->res->node = node;

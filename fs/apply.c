@@ -181,6 +181,18 @@ int apply_delete(struct dbxfs *fs, metadb_txn *t, uint64_t id,
     return tree_unlink_node(fs, t, &l);
 }
 
+int apply_own_reply(struct cnode *n, const struct cnode *srv)
+{
+    if (n->type == NODE_FILE && !(n->flags & CN_DIRTY) &&
+        srv->content_rev != n->content_rev)
+        return 1;
+    if (srv->rev > n->rev) {
+        n->rev = srv->rev;
+        n->ctime = srv->ctime;
+    }
+    return 0;
+}
+
 void apply_notes_send(struct dbxfs *fs, struct apply_notes *notes)
 {
     for (size_t i = 0; i < notes->n; i++) {

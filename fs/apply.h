@@ -29,6 +29,13 @@ int apply_upsert(struct dbxfs *fs, metadb_txn *t, const struct cnode *srv,
                  struct apply_notes *notes);
 int apply_delete(struct dbxfs *fs, metadb_txn *t, uint64_t id,
                  struct apply_notes *notes);
+/* The node as the answer to this device's own request (a journal
+ * operation, an upload commit) shows it: takes its revision into n, unless
+ * the server's content is one this device has not got (another device
+ * committed meanwhile); then n keeps its older revision and 1 is returned:
+ * the caller asks pull_refresh to read the node again, which applies the
+ * new content as any remote change. */
+int apply_own_reply(struct cnode *n, const struct cnode *srv);
 /* Sends and frees the notes. */
 void apply_notes_send(struct dbxfs *fs, struct apply_notes *notes);
 /* The same from a helper thread, for a caller that is itself serving a

@@ -63,10 +63,34 @@ int file_open_copy(struct dbxfs *fs, struct ofile *of, const struct cnode *n,
     return rc;
 }
 
+int file_begin_write(struct dbxfs *fs, struct ofile *of)
+{
+    uint64_t gen;
+    int marked, rc;
+
+    pthread_mutex_lock(&of->mu);
+    marked = of->marked;
+    if (!marked)
+        gen = of->gen = atomic_fetch_add(&fs->write_gen, 1) + 1;
+    pthread_mutex_unlock(&of->mu);
+    if (marked)
+        return 0;
+    /* Not under of->mu: the store's lock is taken before it elsewhere. */
+    rc = tree_mark_dirty(fs, of->id, gen);
+    if (rc == 0) {
+        pthread_mutex_lock(&of->mu);
+        of->marked = 1;
+        pthread_mutex_unlock(&of->mu);
+    }
+    return rc;
+}
+
 static int truncate_open(struct dbxfs *fs, struct ofile *of, uint64_t size)
 {
-    int rc = 0;
+    int rc = file_begin_write(fs, of);
 
+    if (rc)
+        return rc;
     pthread_mutex_lock(&of->mu);
     if (ftruncate(of->fd, (off_t)size))
         rc = -errno;
@@ -77,7 +101,12 @@ static int truncate_open(struct dbxfs *fs, struct ofile *of, uint64_t size)
         of->written = 1;
     }
     pthread_mutex_unlock(&of->mu);
-    return rc ? rc : file_commit_local(fs, of);
+    return rc;
+}
+
+int file_truncate_open(struct dbxfs *fs, struct ofile *of)
+{
+    return truncate_open(fs, of, 0);
 }
 
 int file_truncate(struct dbxfs *fs, uint64_t id, uint64_t size,
@@ -102,6 +131,8 @@ int file_truncate(struct dbxfs *fs, uint64_t id, uint64_t size,
     rc = file_open_copy(fs, of, &n, size == 0);
     if (rc == 0)
         rc = truncate_open(fs, of, size);
+    if (rc == 0)
+        rc = file_commit_local(fs, of);
     if (ofile_release(fs->files, of))
         ofile_free(of);
     return rc;
@@ -114,8 +145,9 @@ int file_commit_local(struct dbxfs *fs, struct ofile *of)
     int written;
 
     pthread_mutex_lock(&of->mu);
-    written = of->written;
+    written = of->written || of->marked;
     of->written = 0;
+    of->marked = 0;
     size = of->size;
     mtime = of->mtime;
     gen = of->gen;

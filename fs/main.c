@@ -114,8 +114,8 @@ static int open_state(struct dbxfs *fs, char *err, size_t errlen)
         return rc;
     }
     rc = account_connect(fs, err, errlen);
-    if (rc == 0 && tree_drop_orphans(fs))
-        log_warn("cannot drop files left unlinked by a crash");
+    if (rc == 0 && tree_recover(fs))
+        log_warn("cannot recover the state a crash left");
     return rc;
 }
 

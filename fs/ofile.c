@@ -164,17 +164,14 @@ int ofile_drop_copy(struct ofile_table *t, uint64_t id)
     return rc;
 }
 
-static int set_size(struct ofile *of, void *arg)
+static int writing(struct ofile *of, void *arg)
 {
-    of->size = *(uint64_t *)arg;
-    of->gen++;
-    of->written = 1;
-    return 1;
+    return of->marked || of->written;
 }
 
-void ofile_truncated(struct ofile_table *t, uint64_t id, uint64_t size)
+int ofile_writing(struct ofile_table *t, uint64_t id)
 {
-    with_open(t, id, set_size, &size);
+    return with_open(t, id, writing, NULL);
 }
 
 static int set_mtime(struct ofile *of, void *arg)

@@ -25,6 +25,8 @@ struct ofile {
     struct wire_time mtime;
     uint64_t gen;              /* bumped by every write and truncate */
     int written;               /* since the last flush */
+    int marked;                /* the store has the node dirty for the writes
+                                * since the last flush (file_begin_write) */
     int remote_changed;        /* a remote change waits for the last close */
     uint64_t next_off;         /* where a sequential reader reads next */
     int retired[8], nretired;  /* old local copies, closed with the ofile
@@ -54,8 +56,9 @@ int ofile_is_open(struct ofile_table *t, uint64_t id);
  * returns 1; a written one returns 0 (its change is deferred to the last
  * close and will conflict on upload). 1 when not open. */
 int ofile_drop_copy(struct ofile_table *t, uint64_t id);
-/* Sets size (and bumps gen) of an open file after a truncate. */
-void ofile_truncated(struct ofile_table *t, uint64_t id, uint64_t size);
+/* 1 while an open file has changes not yet flushed: its content is not
+ * ready to upload (close or fsync finishes it). */
+int ofile_writing(struct ofile_table *t, uint64_t id);
 /* Sets the mtime of an open file (utimens while open). */
 void ofile_set_mtime(struct ofile_table *t, uint64_t id, struct wire_time mtime);
 

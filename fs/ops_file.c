@@ -36,10 +36,13 @@ static int open_node(struct dbxfs *fs, const struct cnode *n,
     int trunc = (fi->flags & O_TRUNC) && n->size > 0;
     int rc = of ? 0 : -ENOMEM;
 
+    if (rc == 0 && trunc)
+        rc = file_begin_write(fs, of);
     if (rc == 0 && (wants_write(fi->flags) || (n->flags & CN_COPY)))
         rc = file_open_copy(fs, of, n, (fi->flags & O_TRUNC) != 0);
+    /* recorded at the flush, with what is written next */
     if (rc == 0 && trunc)
-        rc = file_truncate(fs, n->id, 0, NULL);
+        rc = file_truncate_open(fs, of);
     if (rc) {
         if (of && ofile_release(fs->files, of))
             ofile_free(of);
@@ -140,8 +143,10 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
     struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
     ssize_t n;
 
-    if (of->fd < 0) {
-        fuse_reply_err(req, EBADF);
+    int rc = of->fd < 0 ? -EBADF : file_begin_write(fs, of);
+
+    if (rc) {
+        fuse_reply_err(req, -rc);
         return;
     }
     out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;

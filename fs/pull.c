@@ -19,6 +19,7 @@ struct pull {
     pthread_t thread;
     int started;
     atomic_int stop;
+    atomic_int interrupt;        /* cuts the request in flight short: stop or a refresh */
     httpc *h;
     pthread_mutex_t mu;
     uint64_t refresh[REFRESH_MAX];
@@ -35,6 +36,7 @@ void pull_refresh(struct dbxfs *fs, uint64_t id)
     if (p->nrefresh < REFRESH_MAX)
         p->refresh[p->nrefresh++] = id;
     pthread_mutex_unlock(&p->mu);
+    atomic_store(&p->interrupt, 1);
 }
 
 struct batch {
@@ -107,9 +109,9 @@ static int poll_once(struct pull *p, int wait)
     snprintf(path, sizeof(path), "/v1/changes?cursor=%llu&wait=%d&limit=1000",
              (unsigned long long)cursor, wait);
     rc = httpc_json(p->h, "GET", path, NULL, &status, &reply);
-    if (atomic_load(&p->stop)) {
+    if (atomic_load(&p->stop) || (rc && atomic_load(&p->interrupt))) {
         cJSON_Delete(reply);
-        return -EINTR;
+        return atomic_load(&p->stop) ? -EINTR : 1;   /* refreshes first */
     }
     conn_note(p->fs, rc == 0, rc == 0 ? status : 0);
     if (rc == 0 && status != 200)
@@ -182,7 +184,12 @@ static void *pull_thread(void *arg)
     struct pull *p = arg;
     int failures = 0;
 
-    while (!atomic_load(&p->stop)) {
+    for (;;) {
+        /* Reset before looking at stop and taking the list: a stop or a
+         * refresh asked for after this cuts the next request short. */
+        atomic_store(&p->interrupt, 0);
+        if (atomic_load(&p->stop))
+            break;
         refresh_pending(p);
         int rc = poll_once(p, failures ? 0 : PULL_WAIT);
         if (rc >= 0) {
@@ -212,7 +219,7 @@ int pull_start(struct dbxfs *fs)
         return -ENOMEM;
     }
     httpc_set_timeout(p->h, (PULL_WAIT + 30) * 1000L);
-    httpc_set_cancel(p->h, &p->stop);
+    httpc_set_cancel(p->h, &p->interrupt);
     fs->pull = p;
     if (pthread_create(&p->thread, NULL, pull_thread, p))
         return -EAGAIN;
@@ -227,6 +234,7 @@ void pull_stop(struct dbxfs *fs)
     if (!p)
         return;
     atomic_store(&p->stop, 1);
+    atomic_store(&p->interrupt, 1);
     if (p->started)
         pthread_join(p->thread, NULL);
     httpc_free(p->h);

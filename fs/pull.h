@@ -11,7 +11,8 @@ struct dbxfs;
 
 int pull_start(struct dbxfs *fs);
 void pull_stop(struct dbxfs *fs);
-/* Re-reads a node from dbxd soon (a change deferred while it was open). */
+/* Re-reads a node from dbxd soon (a change deferred while it was open, or
+ * not taken from an answer: apply_own_reply); cuts a long-poll short. */
 void pull_refresh(struct dbxfs *fs, uint64_t id);
 
 #endif

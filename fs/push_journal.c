@@ -6,7 +6,9 @@
 #include <time.h>
 
 #include "conn.h"
+#include "apply.h"
 #include "log.h"
+#include "pull.h"
 #include "push_int.h"
 #include "tree.h"
 
@@ -70,6 +72,7 @@ static int op_load(struct dbxfs *fs, struct op *o)
 struct done_arg {
     const struct op *op;
     const cJSON *reply;
+    int refresh;                 /* apply_own_reply asked for it */
 };
 
 static int do_done(struct dbxfs *fs, metadb_txn *t, void *arg)
@@ -84,17 +87,19 @@ static int do_done(struct dbxfs *fs, metadb_txn *t, void *arg)
         return rc;
     if (strcmp(a->op->kind, "create") == 0)
         n.flags &= ~CN_LOCAL;
-    if (node && node_from_wire(node, &srv) == 0 && srv.rev > n.rev) {
-        n.rev = srv.rev;
-        n.ctime = srv.ctime;
-    }
+    if (node && node_from_wire(node, &srv) == 0)
+        a->refresh = apply_own_reply(&n, &srv);
     return metadb_node_put(t, &n);
 }
 
 static int op_done(struct dbxfs *fs, const struct op *o, const cJSON *reply)
 {
-    struct done_arg a = { o, reply };
-    return tree_write(fs, do_done, &a);
+    struct done_arg a = { o, reply, 0 };
+    int rc = tree_write(fs, do_done, &a);
+
+    if (rc == 0 && a.refresh)
+        pull_refresh(fs, o->id);
+    return rc;
 }
 
 /* Rewrites the operation's target (parent and/or name) locally and in the

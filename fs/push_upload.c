@@ -10,10 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "conn.h"
 #include "log.h"
+#include "ofile.h"
 #include "oplog.h"
 #include "push.h"
+#include "pull.h"
 #include "push_int.h"
 #include "staging.h"
 #include "tree.h"
@@ -33,7 +36,8 @@ static int claim_page(struct push *p, metadb_txn *t, struct upload_slot *slot,
         for (int s = 0; s < PUSH_UPLOADERS; s++)
             busy |= p->slots[s].id == ids[i];
         /* An orphan was unlinked here: its bytes are not wanted anywhere. */
-        if (busy || metadb_node_get(t, ids[i], n) || (n->flags & (CN_LOCAL | CN_ORPHAN)) ||
+        if (busy || ofile_writing(p->fs->files, ids[i]) ||
+            metadb_node_get(t, ids[i], n) || (n->flags & (CN_LOCAL | CN_ORPHAN)) ||
             metadb_dirty_get(t, ids[i], gen))
             continue;
         slot->id = n->id;
@@ -83,8 +87,9 @@ void push_upload_progress(void *arg, const transfer_progress *pr)
 
 struct committed {
     uint64_t id, gen;
-    const cJSON *node;
+    const transfer_result *res;
     struct wire_time mtime;            /* what the commit recorded */
+    int repatch, refresh;              /* out */
 };
 
 static int do_committed(struct dbxfs *fs, metadb_txn *t, void *arg)
@@ -96,19 +101,28 @@ static int do_committed(struct dbxfs *fs, metadb_txn *t, void *arg)
 
     if (rc == -ENOENT)
         return 0;                       /* deleted here meanwhile */
-    if (rc || node_from_wire(c->node, &srv))
+    if (rc || node_from_wire(c->res->node, &srv))
         return rc ? rc : -EIO;
-    if (srv.rev > n.rev)
+    /* The feed brought a newer revision while the upload ran, and being
+     * dirty the node did not take its content: read it again. */
+    if (n.rev > srv.rev) {
         n.rev = srv.rev;
-    n.content_rev = srv.content_rev;
+        c->refresh = 1;
+    }
+    n.content_rev = c->res->content_rev;
     if (metadb_dirty_get(t, c->id, &gen) == 0 && gen == c->gen) {
         n.flags &= ~CN_DIRTY;
         rc = metadb_dirty_del(t, c->id);
+        /* The commit recorded the mtime of the upload's start; a utimens
+         * since, or one still queued (it would land after the commit),
+         * must end as this device's mtime. A newer write's upload sends
+         * its own. */
+        c->repatch = n.mtime.sec != c->mtime.sec || n.mtime.nsec != c->mtime.nsec ||
+                     metadb_pending(t, c->id) > 0;
+        if (rc == 0 && c->repatch)
+            rc = oplog_patch(t, &n, OPLOG_MTIME);
     }
-    /* A utimens after the upload started: the commit recorded an older
-     * mtime, so set the newer one again. */
-    if (rc == 0 && (n.mtime.sec != c->mtime.sec || n.mtime.nsec != c->mtime.nsec))
-        rc = oplog_patch(t, &n, OPLOG_MTIME);
+    c->refresh |= apply_own_reply(&n, &srv);
     return rc ? rc : metadb_node_put(t, &n);
 }
 
@@ -129,7 +143,7 @@ static int do_recreate(struct dbxfs *fs, metadb_txn *t, void *arg)
 static int settle(struct push *p, struct upload_slot *slot, const struct cnode *n,
                   uint64_t gen, const transfer_result *res, int rc)
 {
-    struct committed c = { n->id, gen, res->node, n->mtime };
+    struct committed c = { n->id, gen, res, n->mtime, 0, 0 };
 
     if (rc == 0) {
         if (res->conflict) {
@@ -137,7 +151,12 @@ static int settle(struct push *p, struct upload_slot *slot, const struct cnode *
             log_warn("\"%s\" was changed elsewhere too: the other version is "
                      "kept as a conflicted copy", n->name);
         }
-        return tree_write(p->fs, do_committed, &c);
+        rc = tree_write(p->fs, do_committed, &c);
+        if (c.repatch)
+            push_wake(p->fs);
+        if (c.refresh)
+            pull_refresh(p->fs, n->id);
+        return rc;
     }
     if (res->status == 404) {
         uint64_t id = n->id;
@@ -167,8 +186,13 @@ int push_upload_step(struct push *p, struct upload_slot *slot)
     }
     wire_id_format(n.id, id);
     struct timespec mtime = { n.mtime.sec, n.mtime.nsec };
+    log_debug("upload %s \"%s\": %llu bytes on content_rev %llu, gen %llu", id, n.name,
+              (unsigned long long)n.size, (unsigned long long)n.content_rev,
+              (unsigned long long)gen);
     rc = transfer_upload_fd(slot->t, fd, id, (int64_t)n.content_rev, &mtime, &res);
     close(fd);
+    log_debug("upload %s: %d, status %ld%s", id, rc, res.status,
+              res.conflict ? ", the other version kept as a conflicted copy" : "");
     conn_note(p->fs, rc == 0 || res.status != 0, res.status);
     rc = settle(p, slot, &n, gen, &res, rc);
     transfer_result_free(&res);

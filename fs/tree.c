@@ -200,7 +200,9 @@ static int do_remove(struct dbxfs *fs, metadb_txn *t, void *arg)
     rc = metadb_dirent_del(t, a->parent, a->name);
     if (rc == 0)
         rc = oplog_delete(t, id);
-    if (rc == 0 && !(n.flags & CN_LOCAL))
+    /* Even a node whose create is still queued: once pushed, the feed
+     * shows its create, which must not bring it back here. */
+    if (rc == 0)
         rc = metadb_gone_put(t, id);
     if (rc == 0)
         rc = tree_unlink_node(fs, t, &n);

@@ -28,12 +28,16 @@ int tree_setattr(struct dbxfs *fs, uint64_t id, const struct stat *attr,
  * at write generation gen (the upload checks it did not move meanwhile). */
 int tree_content_changed(struct dbxfs *fs, uint64_t id, uint64_t size,
                          struct wire_time mtime, uint64_t gen);
+/* Writes to the staging file of id begin (file_begin_write): dirty at gen,
+ * size and mtime unchanged until tree_content_changed. */
+int tree_mark_dirty(struct dbxfs *fs, uint64_t id, uint64_t gen);
 /* The staging file of id now holds its whole content (CN_COPY). */
 int tree_set_copy(struct dbxfs *fs, uint64_t id, uint64_t content_rev);
 /* Last close of a file: drops it if it was unlinked meanwhile. */
 int tree_closed(struct dbxfs *fs, uint64_t id);
-/* Startup: drops nodes left unlinked-while-open by a crash. */
-int tree_drop_orphans(struct dbxfs *fs);
+/* Startup: drops nodes left unlinked-while-open by a crash, and takes the
+ * size of files written up to a crash from their staging files. */
+int tree_recover(struct dbxfs *fs);
 /* Removes a node's records and local content (caller holds the txn). */
 int tree_drop_node(struct dbxfs *fs, metadb_txn *t, const struct cnode *n);
 

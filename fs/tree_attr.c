@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "ofile.h"
 #include "oplog.h"
 #include "push.h"
@@ -75,24 +76,38 @@ int tree_setattr(struct dbxfs *fs, uint64_t id, const struct stat *attr,
 struct content_arg {
     uint64_t id, size, gen, rev;
     struct wire_time mtime;
+    int mark_only;               /* writes begin: size and mtime come later */
 };
 
 static int do_content(struct dbxfs *fs, metadb_txn *t, void *arg)
 {
     struct content_arg *a = arg;
     struct cnode n;
+    uint64_t gen = a->gen, newer;
     int rc = metadb_node_get(t, a->id, &n);
 
     if (rc)
         return rc;
-    n.size = a->size;
-    n.mtime = a->mtime;
-    n.ctime = node_now();
+    if (!a->mark_only) {
+        n.size = a->size;
+        n.mtime = a->mtime;
+        n.ctime = node_now();
+    }
     n.flags |= CN_DIRTY | CN_COPY;
     rc = metadb_node_put(t, &n);
+    /* A writer that began after this flush has marked a newer generation:
+     * the upload must not clear its mark. */
+    if (metadb_dirty_get(t, a->id, &newer) == 0 && newer > gen)
+        gen = newer;
     if (rc == 0 && !(n.flags & CN_ORPHAN))
-        rc = metadb_dirty_put(t, a->id, a->gen);
+        rc = metadb_dirty_put(t, a->id, gen);
     return rc;
+}
+
+int tree_mark_dirty(struct dbxfs *fs, uint64_t id, uint64_t gen)
+{
+    struct content_arg a = { .id = id, .gen = gen, .mark_only = 1 };
+    return tree_write(fs, do_content, &a);
 }
 
 int tree_content_changed(struct dbxfs *fs, uint64_t id, uint64_t size,
@@ -183,7 +198,42 @@ static int do_drop_orphans(struct dbxfs *fs, metadb_txn *t, void *arg)
     return rc;
 }
 
-int tree_drop_orphans(struct dbxfs *fs)
+/* A crash can stop a write between its dirty mark and its flush: the
+ * staging file then holds the truth, and its size goes into the record. */
+static int recover_dirty(struct dbxfs *fs, metadb_txn *t, uint64_t id)
 {
-    return tree_write(fs, do_drop_orphans, NULL);
+    char path[STAGING_PATH_MAX];
+    struct cnode n;
+    struct stat st;
+    int rc = metadb_node_get(t, id, &n);
+
+    if (rc == -ENOENT)
+        return metadb_dirty_del(t, id);
+    staging_path(fs->cache_dir, id, path);
+    if (rc || stat(path, &st) != 0 || (uint64_t)st.st_size == n.size)
+        return rc;
+    log_warn("\"%s\": size %llu from its local copy, written before a crash",
+             n.name, (unsigned long long)st.st_size);
+    n.size = (uint64_t)st.st_size;
+    return metadb_node_put(t, &n);
+}
+
+static int do_recover(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    uint64_t ids[64], after = 0;
+    int count, rc = do_drop_orphans(fs, t, arg);
+
+    do {
+        count = metadb_dirty_list(t, after, ids, 64);
+        for (int i = 0; rc == 0 && i < count; i++)
+            rc = recover_dirty(fs, t, ids[i]);
+        if (count > 0)
+            after = ids[count - 1];
+    } while (rc == 0 && count == 64);
+    return rc;
+}
+
+int tree_recover(struct dbxfs *fs)
+{
+    return tree_write(fs, do_recover, NULL);
 }

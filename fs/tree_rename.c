@@ -81,7 +81,7 @@ static int replace_target(struct dbxfs *fs, metadb_txn *t, const struct cnode *s
         return -ENOTEMPTY;
     /* dbxd deletes the target itself when the move says "replace". */
     int rc = metadb_dirent_del(t, dst->parent, dst->name);
-    if (rc == 0 && !(dst->flags & CN_LOCAL))
+    if (rc == 0)
         rc = metadb_gone_put(t, dst->id);
     return rc ? rc : tree_unlink_node(fs, t, dst);
 }

@@ -442,7 +442,9 @@ class Mount:
         o = ["server=" + self.url, "user=" + self.account.user,
              "password_file=" + self.password_file, "cache_dir=" + self.cache_dir,
              "token_file=" + self.token_file, "config=" + self.config]
-        return ",".join(o + list(extra))
+        # DBXFS_TEST_OPTS (e.g. log_level=debug) reaches every mount, to chase a failure
+        more = [x for x in os.environ.get("DBXFS_TEST_OPTS", "").split(",") if x]
+        return ",".join(o + more + list(extra))
 
     def mount(self, extra=(), timeout=None):
         """Starts `dbxfs -f -o ... MNT` and waits until the mount is up."""

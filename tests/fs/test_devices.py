@@ -120,9 +120,6 @@ def test_latency(ab, capsys):
     assert max(lat) < 5 * (2 if T(1) > 1 else 1), lat
 
 
-@pytest.mark.xfail(reason="known bug (issue 3 note): after both devices upload "
-                   "edits made offline, the conflicted copy does not always "
-                   "reach the device whose version lost the name", strict=False)
 @pytest.mark.watchdog(180)
 def test_concurrent_edits_conflicted_copy(own_server, make_mount):
     from conftest import Account

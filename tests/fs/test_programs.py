@@ -23,9 +23,6 @@ def git_env(home):
     return e
 
 
-@pytest.mark.xfail(reason="known bug (issue 3 note): now and then git finds "
-                   "refs/heads/main unreadable or zero after lock-file renames",
-                   strict=False)
 @pytest.mark.watchdog(180)
 def test_git(mnt, tmp_path):
     env = git_env(tmp_path)
