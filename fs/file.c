@@ -70,6 +70,9 @@ int file_begin_write(struct dbxfs *fs, struct ofile *of)
 
     pthread_mutex_lock(&of->mu);
     marked = of->marked;
+    /* Set before the mark is in the store: an upload must not claim the
+     * node between the two (ofile_writing). */
+    of->marked = 1;
     if (!marked)
         gen = of->gen = atomic_fetch_add(&fs->write_gen, 1) + 1;
     pthread_mutex_unlock(&of->mu);
@@ -77,9 +80,9 @@ int file_begin_write(struct dbxfs *fs, struct ofile *of)
         return 0;
     /* Not under of->mu: the store's lock is taken before it elsewhere. */
     rc = tree_mark_dirty(fs, of->id, gen);
-    if (rc == 0) {
+    if (rc) {
         pthread_mutex_lock(&of->mu);
-        of->marked = 1;
+        of->marked = 0;
         pthread_mutex_unlock(&of->mu);
     }
     return rc;

@@ -88,7 +88,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     struct cnode n;
     int rc = tree_create(fs, fs_id(fs, parent), name, type, mode, ctx->uid,
-                         ctx->gid, target, &n);
+                         ctx->gid, target, 0, &n);
     reply_entry(req, rc, &n);
 }
 

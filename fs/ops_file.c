@@ -61,11 +61,21 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
     const struct fuse_ctx *ctx = fuse_req_ctx(req);
     struct fuse_entry_param e;
     struct cnode n;
+    /* Created open for writing: dirty from the start, in the same
+     * transaction (file_begin_write's mark for the first write). */
+    uint64_t gen = atomic_fetch_add(&fs->write_gen, 1) + 1;
     int rc = tree_create(fs, fs_id(fs, parent), name, NODE_FILE, mode, ctx->uid,
-                         ctx->gid, NULL, &n);
+                         ctx->gid, NULL, gen, &n);
 
     if (rc == 0)
         rc = open_node(fs, &n, fi);
+    if (rc == 0) {
+        struct ofile *of = of_of(fi);
+        pthread_mutex_lock(&of->mu);
+        of->marked = 1;
+        of->gen = gen;
+        pthread_mutex_unlock(&of->mu);
+    }
     if (rc) {
         fuse_reply_err(req, -rc);
         return;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +24,10 @@
 #include "push_int.h"
 #include "staging.h"
 #include "tree.h"
+
+#define PUSH_NICE 10
+#define PUSH_QUIET_MS 20
+#define PUSH_DEFER_MS 5000
 
 /* Sleeps up to `seconds`; new work cuts the sleep short unless the wait is
  * a backoff after a failure (then every new operation would retry at once
@@ -46,16 +52,49 @@ static void wait_for_work(struct push *p, double seconds, int wakeable,
     pthread_mutex_unlock(&p->mu);
 }
 
-void push_wake(struct dbxfs *fs)
+void push_signal(struct push *p)
 {
-    struct push *p = fs->push;
-
-    if (!p)
-        return;
     pthread_mutex_lock(&p->mu);
     p->wake_gen++;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void push_wake(struct dbxfs *fs)
+{
+    struct push *p = fs->push;
+    long long now = now_ms();
+
+    if (!p)
+        return;
+    if (now - atomic_load(&p->last_local) >= PUSH_QUIET_MS)
+        atomic_store(&p->busy_since, now);
+    atomic_store(&p->last_local, now);
+    push_signal(p);
+}
+
+/* A burst of local changes (tar, git checkout, a build) runs first: the
+ * push starts once the mount has been quiet for PUSH_QUIET_MS, or after
+ * PUSH_DEFER_MS of a burst that does not end, so that uploading never
+ * competes with the burst for the CPU longer than that. A single save
+ * waits PUSH_QUIET_MS. */
+static void wait_for_quiet(struct push *p)
+{
+    while (!atomic_load(&p->stop) && !atomic_load(&p->urgent)) {
+        long long now = now_ms(), last = atomic_load(&p->last_local);
+        if (now - last >= PUSH_QUIET_MS ||
+            now - atomic_load(&p->busy_since) >= PUSH_DEFER_MS)
+            return;
+        usleep((useconds_t)(PUSH_QUIET_MS - (now - last)) * 1000);
+    }
 }
 
 static double backoff(int failures)
@@ -66,6 +105,14 @@ static double backoff(int failures)
     return s > 5 ? 5 : s;
 }
 
+/* Background work yields the CPU to the programs using the mount: on a
+ * busy machine they go first and the push catches up once they pause
+ * (Linux nice is per thread). */
+static void background(void)
+{
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), PUSH_NICE);
+}
+
 static void *journal_thread(void *arg)
 {
     struct push *p = arg;
@@ -73,6 +120,7 @@ static void *journal_thread(void *arg)
     uint64_t seen = 0;
     int failures = 0;
 
+    background();
     while (!atomic_load(&p->stop)) {
         /* The metadata store is written without flushes; this is its
          * periodic commit to disk (ext4 does the same every 5 s). */
@@ -80,6 +128,7 @@ static void *journal_thread(void *arg)
             metadb_sync(p->fs->db);
             synced = time(NULL);
         }
+        wait_for_quiet(p);
         int rc = push_journal_step(p);
         if (rc == -ENOENT) {            /* nothing queued */
             failures = 0;
@@ -88,7 +137,7 @@ static void *journal_thread(void *arg)
             wait_for_work(p, backoff(failures++), 0, &seen);
         } else {
             failures = 0;
-            push_wake(p->fs);           /* creates may unblock uploads */
+            push_signal(p);             /* creates may unblock uploads */
         }
     }
     return NULL;
@@ -101,7 +150,9 @@ static void *upload_thread(void *arg)
     uint64_t seen = 0;
     int failures = 0;
 
+    background();
     while (!atomic_load(&p->stop)) {
+        wait_for_quiet(p);
         int rc = push_upload_step(p, slot);
         if (rc == -ENOENT) {
             failures = 0;
@@ -154,7 +205,7 @@ void push_stop(struct dbxfs *fs)
     if (!p)
         return;
     atomic_store(&p->stop, 1);
-    push_wake(fs);
+    push_signal(p);
     if (p->started)
         pthread_join(p->journal, NULL);
     for (int i = 0; i < PUSH_UPLOADERS; i++) {
@@ -200,17 +251,23 @@ void push_status(struct dbxfs *fs, cJSON *obj)
 
 int push_wait_clean(struct dbxfs *fs, uint64_t id, int timeout_sec)
 {
+    int rc = -ETIMEDOUT;
+
+    atomic_fetch_add(&fs->push->urgent, 1);
     for (int i = 0; i < timeout_sec * 20; i++) {
         metadb_txn *t;
         uint64_t gen;
-        int rc = metadb_begin(fs->db, 0, &t);
-        if (rc)
-            return rc;
+        if ((rc = metadb_begin(fs->db, 0, &t)))
+            break;
         rc = metadb_dirty_get(t, id, &gen);
         metadb_abort(t);
-        if (rc == -ENOENT)
-            return 0;
+        if (rc == -ENOENT) {
+            rc = 0;
+            break;
+        }
+        rc = -ETIMEDOUT;
         usleep(50000);
     }
-    return -ETIMEDOUT;
+    atomic_fetch_sub(&fs->push->urgent, 1);
+    return rc;
 }

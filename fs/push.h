@@ -12,7 +12,8 @@ struct dbxfs;
 
 int push_start(struct dbxfs *fs);
 void push_stop(struct dbxfs *fs);
-/* Something new was journaled or marked dirty. */
+/* A local change was journaled or marked dirty (it starts or extends a
+ * burst: see push.c for when the push begins). */
 void push_wake(struct dbxfs *fs);
 /* Adds "uploading" (count) and "uploads" (per file progress) to obj. */
 void push_status(struct dbxfs *fs, cJSON *obj);

@@ -29,7 +29,10 @@ struct push {
     struct dbxfs *fs;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    uint64_t wake_gen;           /* bumped by push_wake; each thread keeps the last seen */
+    uint64_t wake_gen;           /* bumped by push_signal; each thread keeps the last seen */
+    atomic_llong last_local;     /* ms: the last local change (push_wake) */
+    atomic_llong busy_since;     /* ms: when the current burst of them began */
+    atomic_int urgent;           /* someone waits for the server (fsync_server) */
     atomic_int stop;
     pthread_t journal;
     int started;
@@ -37,6 +40,8 @@ struct push {
     struct upload_slot slots[PUSH_UPLOADERS];
 };
 
+/* Wakes the push threads (for work they made themselves). */
+void push_signal(struct push *p);
 /* One journal operation sent (0), nothing to send (-ENOENT), or a failure
  * worth retrying later (other -errno). */
 int push_journal_step(struct push *p);

@@ -153,7 +153,7 @@ static int settle(struct push *p, struct upload_slot *slot, const struct cnode *
         }
         rc = tree_write(p->fs, do_committed, &c);
         if (c.repatch)
-            push_wake(p->fs);
+            push_signal(p);
         if (c.refresh)
             pull_refresh(p->fs, n->id);
         return rc;
@@ -161,7 +161,7 @@ static int settle(struct push *p, struct upload_slot *slot, const struct cnode *
     if (res->status == 404) {
         uint64_t id = n->id;
         rc = tree_write(p->fs, do_recreate, &id);
-        push_wake(p->fs);
+        push_signal(p);
         return rc ? rc : -EAGAIN;
     }
     log_info("upload of \"%s\" not done yet (%ld %s%s%s): will retry", n->name,

@@ -90,11 +90,13 @@ int tree_touch_dir(metadb_txn *t, struct cnode *dir)
 
 struct create_arg {
     struct cnode *n;
+    uint64_t dirty_gen;          /* non-zero: dirty at once (created for writing) */
 };
 
 static int do_create(struct dbxfs *fs, metadb_txn *t, void *arg)
 {
-    struct cnode *n = ((struct create_arg *)arg)->n, dir;
+    struct create_arg *a = arg;
+    struct cnode *n = a->n, dir;
     uint64_t existing;
     int rc = tree_get_dir(t, n->parent, &dir);
 
@@ -102,7 +104,12 @@ static int do_create(struct dbxfs *fs, metadb_txn *t, void *arg)
         return rc;
     if (metadb_dirent_get(t, n->parent, n->name, &existing) == 0)
         return -EEXIST;
-    rc = metadb_node_put(t, n);
+    if (a->dirty_gen) {
+        n->flags |= CN_DIRTY;
+        rc = metadb_dirty_put(t, n->id, a->dirty_gen);
+    }
+    if (rc == 0)
+        rc = metadb_node_put(t, n);
     if (rc == 0)
         rc = metadb_dirent_put(t, n->parent, n->name, n->id);
     if (rc == 0)
@@ -112,9 +119,9 @@ static int do_create(struct dbxfs *fs, metadb_txn *t, void *arg)
 
 int tree_create(struct dbxfs *fs, uint64_t parent, const char *name,
                 uint32_t type, mode_t mode, uid_t uid, gid_t gid,
-                const char *target, struct cnode *out)
+                const char *target, uint64_t dirty_gen, struct cnode *out)
 {
-    struct create_arg a = { out };
+    struct create_arg a = { out, dirty_gen };
     int rc = tree_check_name(name);
 
     if (rc == 0 && target && strlen(target) > WIRE_TARGET_MAX)

@@ -17,7 +17,7 @@ int tree_lookup(struct dbxfs *fs, uint64_t parent, const char *name,
                 struct cnode *n);
 int tree_create(struct dbxfs *fs, uint64_t parent, const char *name,
                 uint32_t type, mode_t mode, uid_t uid, gid_t gid,
-                const char *target, struct cnode *out);
+                const char *target, uint64_t dirty_gen, struct cnode *out);
 int tree_remove(struct dbxfs *fs, uint64_t parent, const char *name, int dir);
 int tree_rename(struct dbxfs *fs, uint64_t parent, const char *name,
                 uint64_t newparent, const char *newname, unsigned flags);

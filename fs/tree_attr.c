@@ -85,9 +85,11 @@ static int do_content(struct dbxfs *fs, metadb_txn *t, void *arg)
     struct cnode n;
     uint64_t gen = a->gen, newer;
     int rc = metadb_node_get(t, a->id, &n);
+    struct wire_time was;
 
     if (rc)
         return rc;
+    was = n.mtime;
     if (!a->mark_only) {
         n.size = a->size;
         n.mtime = a->mtime;
@@ -99,6 +101,16 @@ static int do_content(struct dbxfs *fs, metadb_txn *t, void *arg)
      * the upload must not clear its mark. */
     if (metadb_dirty_get(t, a->id, &newer) == 0 && newer > gen)
         gen = newer;
+    else if (!a->mark_only && a->size == 0 && (n.flags & CN_LOCAL)) {
+        /* Created here and left empty: its create makes it so on the
+         * server (no upload can be under way before that); a new mtime
+         * follows it. */
+        n.flags &= ~CN_DIRTY;
+        rc = metadb_node_put(t, &n);
+        if (rc == 0 && (was.sec != n.mtime.sec || was.nsec != n.mtime.nsec))
+            rc = oplog_patch(t, &n, OPLOG_MTIME);
+        return rc ? rc : (metadb_dirty_del(t, a->id) == -EIO ? -EIO : 0);
+    }
     if (rc == 0 && !(n.flags & CN_ORPHAN))
         rc = metadb_dirty_put(t, a->id, gen);
     return rc;
