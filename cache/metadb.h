@@ -40,6 +40,9 @@ enum {
     CN_DIRTY  = 1 << 2,   /* staging file holds content the server lacks */
     CN_COPY   = 1 << 3,   /* staging file holds the whole content */
     CN_ORPHAN = 1 << 4,   /* unlinked while open: dropped at last close */
+    CN_SHARED = 1 << 5,   /* in another user's tree (shared with this one) */
+    CN_SHARE_ROOT = 1 << 6, /* shared directly: an entry of Shared with me */
+    CN_VIEWER = 1 << 7,   /* shared read-only */
 };
 
 struct cnode {

@@ -8,11 +8,12 @@
 #include "apply.h"
 #include "ofile.h"
 #include "oplog.h"
+#include "shared.h"
 #include "staging.h"
 #include "tree.h"
 
-static void note(struct apply_notes *notes, int kind, uint64_t parent,
-                 uint64_t id, const char *name)
+void apply_note(struct apply_notes *notes, int kind, uint64_t parent,
+                uint64_t id, const char *name)
 {
     if (notes->n == notes->cap) {
         size_t cap = notes->cap ? notes->cap * 2 : 16;
@@ -53,6 +54,10 @@ static int place(struct dbxfs *fs, metadb_txn *t, struct cnode *n,
 
     if (metadb_dirent_get(t, n->parent, n->name, &occupant) == 0 &&
         occupant != n->id && metadb_node_get(t, occupant, &o) == 0) {
+        /* The name is reserved for the virtual directory: the server's
+         * node of that name stays hidden. */
+        if (occupant == SHARED_ID)
+            return metadb_node_del(t, n->id) == -EIO ? -EIO : 0;
         if (local_ahead(t, &o) || (o.flags & CN_DIRTY)) {
             if (metadb_node_get(t, n->parent, &dir) == 0) {
                 dir.flags &= ~CN_LISTED;
@@ -63,12 +68,12 @@ static int place(struct dbxfs *fs, metadb_txn *t, struct cnode *n,
         rc = tree_unlink_node(fs, t, &o);
         if (rc)
             return rc;
-        note(notes, APPLY_DELETE, o.parent, o.id, o.name);
+        apply_note(notes, APPLY_DELETE, o.parent, o.id, o.name);
     }
     rc = metadb_node_put(t, n);
     if (rc == 0)
         rc = metadb_dirent_put(t, n->parent, n->name, n->id);
-    note(notes, APPLY_INVAL_ENTRY, n->parent, 0, n->name);
+    apply_note(notes, APPLY_INVAL_ENTRY, n->parent, 0, n->name);
     return rc;
 }
 
@@ -86,7 +91,7 @@ static void content_update(struct dbxfs *fs, const struct cnode *l,
     }
     n->flags &= ~CN_COPY;
     staging_remove(fs->cache_dir, l->id);
-    note(notes, APPLY_INVAL_DATA, 0, l->id, NULL);
+    apply_note(notes, APPLY_INVAL_DATA, 0, l->id, NULL);
 }
 
 static int update_known(struct dbxfs *fs, metadb_txn *t, const struct cnode *l,
@@ -107,17 +112,27 @@ static int update_known(struct dbxfs *fs, metadb_txn *t, const struct cnode *l,
     } else if (l->type == NODE_FILE && srv->content_rev != l->content_rev) {
         content_update(fs, l, &n, notes);
     }
-    note(notes, APPLY_INVAL_INODE, 0, l->id, NULL);
+    apply_note(notes, APPLY_INVAL_INODE, 0, l->id, NULL);
     if (!moved)
         return metadb_node_put(t, &n);
     rc = metadb_dirent_del(t, l->parent, l->name);
     if (rc && rc != -ENOENT)
         return rc;
-    note(notes, APPLY_INVAL_ENTRY, l->parent, 0, l->name);
+    apply_note(notes, APPLY_INVAL_ENTRY, l->parent, 0, l->name);
     if (parent_listed(t, n.parent))
         return place(fs, t, &n, notes);
     /* Moved somewhere this device has not listed: forget it here. */
     return tree_unlink_node(fs, t, &n);
+}
+
+/* What a node placed under dir inherits: being in another user's tree,
+ * and read-only there. */
+static uint32_t inherited(metadb_txn *t, uint64_t dir)
+{
+    struct cnode p;
+    if (dir == SHARED_ID || metadb_node_get(t, dir, &p))
+        return 0;
+    return p.flags & (CN_SHARED | CN_VIEWER);
 }
 
 int apply_upsert(struct dbxfs *fs, metadb_txn *t, const struct cnode *srv,
@@ -129,6 +144,14 @@ int apply_upsert(struct dbxfs *fs, metadb_txn *t, const struct cnode *srv,
     if (rc == 0) {
         if (local_ahead(t, &l) || srv->rev <= l.rev)
             return 0;
+        if ((l.flags & CN_SHARE_ROOT) && srv->parent != SHARED_ID) {
+            /* In the owner's tree it lives elsewhere; here it stays an
+             * entry of Shared with me (renamed at its next listing). */
+            n = *srv;
+            n.parent = l.parent;
+            snprintf(n.name, sizeof(n.name), "%s", l.name);
+            return update_known(fs, t, &l, &n, notes);
+        }
         return update_known(fs, t, &l, srv, notes);
     }
     if (rc != -ENOENT)
@@ -142,7 +165,7 @@ int apply_upsert(struct dbxfs *fs, metadb_txn *t, const struct cnode *srv,
     if (!parent_listed(t, srv->parent))
         return 0;
     n = *srv;
-    n.flags = 0;
+    n.flags = inherited(t, n.parent);
     n.map_rev = 0;
     return place(fs, t, &n, notes);
 }
@@ -162,7 +185,7 @@ int apply_delete(struct dbxfs *fs, metadb_txn *t, uint64_t id,
 {
     struct cnode l;
     uint64_t child;
-    int rc = metadb_gone_del(t, id);
+    int rc = id == SHARED_ID ? -ENOENT : metadb_gone_del(t, id);
 
     if (rc == 0)
         rc = metadb_node_get(t, id, &l);
@@ -176,7 +199,7 @@ int apply_delete(struct dbxfs *fs, metadb_txn *t, uint64_t id,
         rc = metadb_dirent_del(t, l.parent, l.name);
         if (rc)
             return rc;
-        note(notes, APPLY_DELETE, l.parent, id, l.name);
+        apply_note(notes, APPLY_DELETE, l.parent, id, l.name);
     }
     return tree_unlink_node(fs, t, &l);
 }

@@ -25,6 +25,9 @@ struct apply_notes {
     size_t n, cap;
 };
 
+/* Adds one notification to send later. */
+void apply_note(struct apply_notes *notes, int kind, uint64_t parent,
+                uint64_t id, const char *name);
 int apply_upsert(struct dbxfs *fs, metadb_txn *t, const struct cnode *srv,
                  struct apply_notes *notes);
 int apply_delete(struct dbxfs *fs, metadb_txn *t, uint64_t id,

@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "dbxfs.h"
 #include "log.h"
+#include "shared.h"
 #include "tree.h"
 
 static int is_listed(struct dbxfs *fs, uint64_t dir)
@@ -164,6 +165,8 @@ int dirlist_ensure(struct dbxfs *fs, uint64_t dir)
 
     if (rc)
         return rc < 0 ? rc : 0;
+    if (dir == SHARED_ID)
+        return shared_list(fs);
     rc = fetch_children(fs, dir, &listing);
     if (rc) {
         log_warn("cannot list directory %016llx: %s", (unsigned long long)dir,

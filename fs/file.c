@@ -6,6 +6,7 @@
 #include "fetch.h"
 #include "file.h"
 #include "staging.h"
+#include "shared.h"
 #include "tree.h"
 
 static int build_copy(struct dbxfs *fs, const struct cnode *n)
@@ -125,6 +126,8 @@ int file_truncate(struct dbxfs *fs, uint64_t id, uint64_t size,
         return -EISDIR;
     if (n.type != NODE_FILE)
         return -EINVAL;
+    if ((rc = shared_check_write(fs, id)))
+        return rc;
     if (!of)
         of = ofile_acquire(fs->files, id);
     else

@@ -23,6 +23,7 @@
 #include "ofile.h"
 #include "pull.h"
 #include "push.h"
+#include "shared.h"
 #include "staging.h"
 #include "tree.h"
 
@@ -116,6 +117,8 @@ static int open_state(struct dbxfs *fs, char *err, size_t errlen)
     rc = account_connect(fs, err, errlen);
     if (rc == 0 && tree_recover(fs))
         log_warn("cannot recover the state a crash left");
+    if (rc == 0 && (rc = shared_init(fs)))
+        snprintf(err, errlen, "cannot set up %s: %s", SHARED_NAME, strerror(-rc));
     return rc;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dbxfs.h"
 #include "httpc.h"
@@ -26,6 +27,14 @@ void node_to_stat(const struct dbxfs *fs, const struct cnode *n, struct stat *st
     st->st_nlink = 1;  /* as btrfs: a directory's count of subdirectories is not kept */
     st->st_uid = n->uid;
     st->st_gid = n->gid;
+    if (n->flags & CN_SHARED) {
+        /* Another user's numbers mean nothing here: shared nodes are the
+         * mounting user's, writable as the share's role allows. */
+        st->st_uid = fs->opts->root_uid >= 0 ? (uid_t)fs->opts->root_uid : geteuid();
+        st->st_gid = fs->opts->root_gid >= 0 ? (gid_t)fs->opts->root_gid : getegid();
+        if (n->flags & CN_VIEWER)
+            st->st_mode &= ~(mode_t)0222;
+    }
     st->st_size = n->type == NODE_DIR ? 4096 :
                   n->type == NODE_SYMLINK ? (off_t)strlen(n->target) : (off_t)n->size;
     st->st_blksize = 1 << 20;   /* cp and friends size their buffers by it */

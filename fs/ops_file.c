@@ -10,6 +10,7 @@
 #include "file.h"
 #include "pull.h"
 #include "push.h"
+#include "shared.h"
 #include "tree.h"
 
 static struct dbxfs *fs_of(fuse_req_t req)
@@ -36,6 +37,8 @@ static int open_node(struct dbxfs *fs, const struct cnode *n,
     int trunc = (fi->flags & O_TRUNC) && n->size > 0;
     int rc = of ? 0 : -ENOMEM;
 
+    if (rc == 0 && wants_write(fi->flags))
+        rc = shared_check_write(fs, n->id);
     if (rc == 0 && trunc)
         rc = file_begin_write(fs, of);
     if (rc == 0 && (wants_write(fi->flags) || (n->flags & CN_COPY)))

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "shared.h"
 #include "tree.h"
 
 #define XATTR_PREFIX "user."
@@ -131,6 +132,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
     if (rc == 0 && size > XATTR_VALUE_MAX)
         rc = -E2BIG;
     if (rc == 0)
+        rc = shared_check_write(fs, a.id);
+    if (rc == 0)
         rc = tree_write(fs, do_setxattr, &a);
     fuse_reply_err(req, -rc);
 }
@@ -143,6 +146,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
     if (rc == 0 && is_virtual(name))
         rc = -EPERM;
+    if (rc == 0)
+        rc = shared_check_write(fs, a.id);
     if (rc == 0)
         rc = tree_write(fs, do_setxattr, &a);
     fuse_reply_err(req, -rc);

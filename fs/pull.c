@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "log.h"
 #include "pull.h"
+#include "shared.h"
 #include "tree.h"
 
 #define PULL_WAIT 60          /* seconds a long-poll may be held */
@@ -43,19 +44,24 @@ struct batch {
     const cJSON *changes;
     uint64_t cursor;
     struct apply_notes notes;
+    int shares;                  /* a share or unshare: list Shared with me again */
 };
 
 static int apply_change(struct dbxfs *fs, metadb_txn *t, const cJSON *c,
-                        struct apply_notes *notes)
+                        struct batch *b)
 {
+    struct apply_notes *notes = &b->notes;
     const cJSON *op = cJSON_GetObjectItem(c, "op"), *node = cJSON_GetObjectItem(c, "node");
     struct cnode n;
     uint64_t id;
 
-    /* Unknown or malformed events: nothing this version can apply. share
-     * and unshare feed the Shared with me view. */
+    /* Unknown or malformed events: nothing this version can apply. */
     if (!cJSON_IsString(op))
         return 0;
+    if (strcmp(op->valuestring, "share") == 0 || strcmp(op->valuestring, "unshare") == 0) {
+        b->shares = 1;
+        return 0;
+    }
     if (strcmp(op->valuestring, "delete") == 0)
         return wire_get_id(node, "id", &id) == WIRE_OK ? apply_delete(fs, t, id, notes) : 0;
     memset(&n, 0, sizeof(n));
@@ -71,7 +77,7 @@ static int do_batch(struct dbxfs *fs, metadb_txn *t, void *arg)
     int rc = 0;
 
     cJSON_ArrayForEach(c, b->changes)
-        if ((rc = apply_change(fs, t, c, &b->notes)))
+        if ((rc = apply_change(fs, t, c, b)))
             return rc;
     return metadb_kv_put(t, "cursor", b->cursor);
 }
@@ -123,6 +129,8 @@ static int poll_once(struct pull *p, int wait)
         more = cJSON_IsTrue(cJSON_GetObjectItem(reply, "more"));
         rc = tree_write(p->fs, do_batch, &b);
         apply_notes_send(p->fs, &b.notes);
+        if (rc == 0 && b.shares)
+            shared_list(p->fs);
     }
     cJSON_Delete(reply);
     return rc ? rc : more;

@@ -9,6 +9,7 @@
 #include "oplog.h"
 #include "push.h"
 #include "staging.h"
+#include "shared.h"
 #include "tree.h"
 
 /* Runs under fs->lock in one write transaction; commits when fn returns 0. */
@@ -104,6 +105,7 @@ static int do_create(struct dbxfs *fs, metadb_txn *t, void *arg)
         return rc;
     if (metadb_dirent_get(t, n->parent, n->name, &existing) == 0)
         return -EEXIST;
+    n->flags |= dir.flags & CN_SHARED;
     if (a->dirty_gen) {
         n->flags |= CN_DIRTY;
         rc = metadb_dirty_put(t, n->id, a->dirty_gen);
@@ -124,6 +126,8 @@ int tree_create(struct dbxfs *fs, uint64_t parent, const char *name,
     struct create_arg a = { out, dirty_gen };
     int rc = tree_check_name(name);
 
+    if (rc == 0)
+        rc = shared_check_write(fs, parent);
     if (rc == 0 && target && strlen(target) > WIRE_TARGET_MAX)
         rc = -ENAMETOOLONG;
     if (rc == 0)
@@ -198,6 +202,8 @@ static int do_remove(struct dbxfs *fs, metadb_txn *t, void *arg)
         rc = metadb_node_get(t, id, &n);
     if (rc)
         return rc;
+    if (id == SHARED_ID)
+        return -EACCES;
     if (a->dir && n.type != NODE_DIR)
         return -ENOTDIR;
     if (!a->dir && n.type == NODE_DIR)
@@ -224,6 +230,8 @@ int tree_remove(struct dbxfs *fs, uint64_t parent, const char *name, int dir)
 
     if (strlen(name) > 255)
         return -ENAMETOOLONG;
+    if ((rc = shared_check_write(fs, parent)))
+        return rc;
     /* rmdir must know whether the directory is empty on the server too. */
     if (dir && tree_lookup(fs, parent, name, &n) == 0 && n.type == NODE_DIR) {
         rc = dirlist_ensure(fs, n.id);

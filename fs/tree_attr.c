@@ -8,6 +8,7 @@
 #include "oplog.h"
 #include "push.h"
 #include "staging.h"
+#include "shared.h"
 #include "tree.h"
 
 struct attr_arg {
@@ -63,7 +64,10 @@ int tree_setattr(struct dbxfs *fs, uint64_t id, const struct stat *attr,
                  int to_set, struct cnode *out)
 {
     struct attr_arg a = { id, attr, to_set, out };
-    int rc = tree_write(fs, do_setattr, &a);
+    int rc = shared_check_write(fs, id);
+
+    if (rc == 0)
+        rc = tree_write(fs, do_setattr, &a);
 
     if (rc == 0) {
         push_wake(fs);

@@ -8,6 +8,7 @@
 
 #include "oplog.h"
 #include "push.h"
+#include "shared.h"
 #include "tree.h"
 
 struct rename_arg {
@@ -104,6 +105,8 @@ static int do_rename(struct dbxfs *fs, metadb_txn *t, void *arg)
         return rc;
     have_dst = metadb_dirent_get(t, a->newparent, a->newname, &did) == 0 &&
                metadb_node_get(t, did, &dst) == 0;
+    if (sid == SHARED_ID || (have_dst && did == SHARED_ID))
+        return -EACCES;
     if (have_dst && did == sid)
         return 0;
     if (have_dst && (a->flags & RENAME_NOREPLACE))
@@ -147,6 +150,8 @@ int tree_rename(struct dbxfs *fs, uint64_t parent, const char *name,
     if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
         return -EINVAL;
     rc = tree_check_name(newname);
+    if (rc == 0)
+        rc = shared_check_move(fs, parent, newparent);
     if (rc == 0)
         rc = dirlist_ensure(fs, parent);
     /* Replacing a directory needs to know it is empty on the server too. */

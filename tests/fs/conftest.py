@@ -253,12 +253,22 @@ def write_random(path, size, piece=4 * MiB):
     return h.hexdigest()
 
 
+SHARED_NAME = "Shared with me"
+
+
+def ls(m):
+    """A mount's root listing, sorted, without the virtual Shared with me."""
+    return sorted(n for n in os.listdir(m.mnt) if n != SHARED_NAME)
+
+
 def snapshot(root, content=True, dir_mtime=False, xattrs=False):
     """relpath -> tuple describing every node under root (not root itself):
     kind, permission bits, uid, gid, and for files size, mtime_ns and
     sha256, for symlinks the target, for dirs the mtime if dir_mtime."""
     out = {}
     for dp, dns, fns in os.walk(root):
+        if dp == root and os.path.ismount(root) and SHARED_NAME in dns:
+            dns.remove(SHARED_NAME)        # the virtual directory: not on the server
         for name in sorted(dns + fns):
             p = os.path.join(dp, name)
             rel = os.path.relpath(p, root)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import (CONFLICT_RE, MiB, T, assert_same_tree, assert_server_matches,
+from conftest import (ls, CONFLICT_RE, MiB, T, assert_same_tree, assert_server_matches,
                       log, read_file, sha, sha_file, snapshot, wait_for, write_file)
 
 PROPAGATE = T(15)       # generous bound for "eventually"; latency is asserted separately
@@ -83,7 +83,7 @@ def test_namespace_propagates(ab):
     wait_for(lambda: os.path.isdir(b.path("newdir")), PROPAGATE, "newdir on B")
     wait_for(lambda: os.stat(b.path("renamed/d2/f")).st_mode & 0o777 == 0o600, PROPAGATE,
              "chmod on B")
-    assert sorted(os.listdir(b.path())) == ["link", "newdir", "renamed"]
+    assert ls(b) == ["link", "newdir", "renamed"]
     # B deletes a dir A made
     os.rmdir(b.path("newdir"))
     wait_for(lambda: not exists(a.path("newdir")), PROPAGATE, "rmdir from B on A")

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import (ID_XATTR, MiB, STATUS_XATTR, T, assert_same_tree, assert_server_matches,
+from conftest import (ls, ID_XATTR, MiB, STATUS_XATTR, T, assert_same_tree, assert_server_matches,
                       bounded, expect_errno, log, read_file, sha, sha_file, snapshot,
                       write_file)
 
@@ -73,7 +73,7 @@ def test_create_read_write_excl(mnt):
     # an empty file
     open(mnt.path("empty"), "wb").close()
     assert os.stat(mnt.path("empty")).st_size == 0 and read_file(mnt.path("empty")) == b""
-    assert sorted(os.listdir(mnt.mnt)) == ["empty", "hello.txt", "new"]
+    assert ls(mnt) == ["empty", "hello.txt", "new"]
     # mtime moves on write
     os.utime(p, ns=(10**18, 10**18))
     with open(p, "r+b") as f:
@@ -245,7 +245,7 @@ def test_rename_files_and_dirs(mnt):
     # all still in place
     assert read_file(mnt.path("file")) == b"f"
     assert os.path.isdir(mnt.path("src")) and os.path.isdir(mnt.path("full/inner"))
-    assert sorted(os.listdir(mnt.mnt)) == ["empty", "file", "full", "src"]
+    assert ls(mnt) == ["empty", "file", "full", "src"]
     assert_server_matches(mnt)
 
 
@@ -270,7 +270,7 @@ def test_renameat2_noreplace_exchange(mnt):
     assert read_file(mnt.path("d/sub")) == b"AAA"
     # exchange with a missing name
     expect_errno(errno.ENOENT, renameat2, c, mnt.path("missing"), RENAME_EXCHANGE)
-    assert sorted(os.listdir(mnt.mnt)) == ["b", "c", "d"]
+    assert ls(mnt) == ["b", "c", "d"]
     assert_server_matches(mnt)
     srv = mnt.account.lookup("d/sub")
     assert srv["id"] == ida and srv["type"] == "file"
@@ -286,7 +286,7 @@ def test_unlink_while_open(mnt):
     try:
         os.unlink(p)
         assert not os.path.exists(p)
-        assert "f" not in os.listdir(mnt.mnt)
+        assert "f" not in ls(mnt)
         expect_errno(errno.ENOENT, os.stat, p)
         assert os.pread(fd, 100, 0) == b"0123456789"
         os.pwrite(fd, b"abc", 10)
@@ -304,7 +304,7 @@ def test_unlink_while_open(mnt):
     with open(mnt.path("g"), "rb") as f:
         os.unlink(mnt.path("g"))
         assert len(f.read()) == 100000
-    assert sorted(os.listdir(mnt.mnt)) == ["f"]
+    assert ls(mnt) == ["f"]
     assert_server_matches(mnt)
 
 
@@ -323,7 +323,7 @@ def test_rmdir_unlink_mkdir_errors(mnt):
     os.rmdir(mnt.path("d/e"))
     os.rmdir(mnt.path("d"))
     os.unlink(mnt.path("file"))
-    assert os.listdir(mnt.mnt) == []
+    assert ls(mnt) == []
     # a directory that is emptied by unlink can go
     os.makedirs(mnt.path("x/y"))
     for i in range(5):
@@ -484,7 +484,7 @@ def test_name_length(mnt):
     n255 = "n" * 255
     write_file(mnt.path(n255), b"ok")
     assert read_file(mnt.path(n255)) == b"ok"
-    assert n255 in os.listdir(mnt.mnt)
+    assert n255 in ls(mnt)
     uni = "\u00e9" * 127 + "a"                 # 255 bytes of UTF-8
     assert len(uni.encode()) == 255
     os.mkdir(mnt.path(uni))
@@ -497,7 +497,7 @@ def test_name_length(mnt):
     expect_errno(errno.ENAMETOOLONG, os.stat, mnt.path(n256))
     uni256 = "\u00e9" * 128
     expect_errno(errno.ENAMETOOLONG, os.mkdir, mnt.path(uni256))
-    assert sorted(os.listdir(mnt.mnt)) == sorted([n255, uni])
+    assert ls(mnt) == sorted([n255, uni])
     # other names dbxd must carry: spaces, unicode, leading dots, odd bytes
     odd = ["with space", " lead", "trail ", ".hidden", "..dots", "\u65e5\u672c\u8a9e",
            "emoji-\U0001F600", "a\tb", "new\nline", "back\\slash", "q?*:\"<>|"]

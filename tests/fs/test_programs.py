@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from conftest import (T, assert_same_tree, assert_server_matches, bounded, log,
+from conftest import (ls, T, assert_same_tree, assert_server_matches, bounded, log,
                       read_file, run, sha, snapshot, write_file)
 
 
@@ -228,7 +228,7 @@ def test_editor_save(mnt):
     os.rename(doc, doc + "~")
     write_file(doc, b"vim save\n")
     os.unlink(doc + "~")
-    assert sorted(os.listdir(mnt.mnt)) == ["doc.txt"]
+    assert ls(mnt) == ["doc.txt"]
     assert read_file(doc) == b"vim save\n"
     assert_server_matches(mnt)
 

@@ -1,0 +1,211 @@
+/* shared: see shared.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "conn.h"
+#include "log.h"
+#include "shared.h"
+#include "tree.h"
+
+static int do_init(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct cnode n;
+
+    if (metadb_node_get(t, SHARED_ID, &n) != 0) {
+        memset(&n, 0, sizeof(n));
+        n.id = SHARED_ID;
+        n.type = NODE_DIR;
+        n.mode = 0555;
+        n.atime = n.mtime = n.ctime = node_now();
+        snprintf(n.name, sizeof(n.name), "%s", SHARED_NAME);
+    }
+    n.parent = fs->root_id;
+    n.flags = CN_SHARED;        /* listed afresh at the first look */
+    int rc = metadb_node_put(t, &n);
+    /* The name is reserved: a node of that name on the server stays hidden. */
+    return rc ? rc : metadb_dirent_put(t, fs->root_id, SHARED_NAME, SHARED_ID);
+}
+
+int shared_init(struct dbxfs *fs)
+{
+    return tree_write(fs, do_init, NULL);
+}
+
+struct merge {
+    const cJSON *entries;
+    struct apply_notes notes;
+};
+
+static int listed(const cJSON *entries, uint64_t id)
+{
+    const cJSON *e;
+    uint64_t x;
+
+    cJSON_ArrayForEach(e, entries)
+        if (wire_get_id(cJSON_GetObjectItem(e, "node"), "id", &x) == WIRE_OK && x == id)
+            return 1;
+    return 0;
+}
+
+struct children {
+    uint64_t ids[1024];
+    int n;
+};
+
+static int collect(void *arg, const char *name, uint64_t child)
+{
+    struct children *c = arg;
+    if (c->n == 1024)
+        return 1;
+    c->ids[c->n++] = child;
+    return 0;
+}
+
+/* Shares revoked (or gone) since the last listing leave the directory. */
+static int drop_revoked(struct dbxfs *fs, metadb_txn *t, struct merge *m)
+{
+    struct children c = { .n = 0 };
+    struct cnode n;
+    int rc = metadb_dirent_each(t, SHARED_ID, NULL, collect, &c);
+
+    for (int i = 0; rc == 0 && i < c.n; i++) {
+        if (listed(m->entries, c.ids[i]) || metadb_node_get(t, c.ids[i], &n))
+            continue;
+        rc = metadb_dirent_del(t, SHARED_ID, n.name);
+        if (rc == 0)
+            rc = tree_unlink_node(fs, t, &n);
+        apply_note(&m->notes, APPLY_DELETE, SHARED_ID, n.id, n.name);
+    }
+    return rc;
+}
+
+/* NAME, or `NAME (OWNER)` when another entry has the same name. */
+static void display_name(const cJSON *entries, const char *name, const char *owner,
+                         char out[256])
+{
+    const cJSON *e;
+    int same = 0;
+
+    cJSON_ArrayForEach(e, entries) {
+        const cJSON *nm = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "node"), "name");
+        same += cJSON_IsString(nm) && strcmp(nm->valuestring, name) == 0;
+    }
+    if (same < 2) {
+        snprintf(out, 256, "%s", name);
+        return;
+    }
+    int room = 255 - (int)strlen(owner) - 3;
+    snprintf(out, 256, "%.*s (%s)", room > 0 ? room : 0, name, owner);
+}
+
+static int place_entry(struct dbxfs *fs, metadb_txn *t, const cJSON *e, struct merge *m)
+{
+    const cJSON *role = cJSON_GetObjectItem(e, "role"), *owner = cJSON_GetObjectItem(e, "owner");
+    struct cnode srv, n;
+    char name[256];
+    int rc;
+
+    memset(&srv, 0, sizeof(srv));
+    if (node_from_wire(cJSON_GetObjectItem(e, "node"), &srv) || !cJSON_IsString(owner))
+        return 0;                    /* nothing this version can show */
+    display_name(m->entries, srv.name, owner->valuestring, name);
+    memcpy(srv.name, name, sizeof(name));
+    srv.parent = SHARED_ID;
+    rc = apply_upsert(fs, t, &srv, &m->notes);
+    if (rc || metadb_node_get(t, srv.id, &n))
+        return rc;
+    if (n.parent == SHARED_ID && strcmp(n.name, name) != 0) {
+        /* Known already, and its display name changed (a clash came or went). */
+        apply_note(&m->notes, APPLY_INVAL_ENTRY, SHARED_ID, 0, n.name);
+        if ((rc = metadb_dirent_del(t, SHARED_ID, n.name)) && rc != -ENOENT)
+            return rc;
+        memcpy(n.name, name, sizeof(name));
+        if ((rc = metadb_dirent_put(t, SHARED_ID, n.name, n.id)))
+            return rc;
+        apply_note(&m->notes, APPLY_INVAL_ENTRY, SHARED_ID, 0, n.name);
+    }
+    n.flags |= CN_SHARED | CN_SHARE_ROOT;
+    if (cJSON_IsString(role) && strcmp(role->valuestring, "editor") == 0)
+        n.flags &= ~CN_VIEWER;
+    else
+        n.flags |= CN_VIEWER;
+    return metadb_node_put(t, &n);
+}
+
+static int do_merge(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    struct merge *m = arg;
+    struct cnode dir;
+    const cJSON *e;
+    int rc = metadb_node_get(t, SHARED_ID, &dir);
+
+    if (rc)
+        return rc;
+    dir.flags |= CN_LISTED;          /* first: apply places children of listed dirs */
+    rc = metadb_node_put(t, &dir);
+    if (rc == 0)
+        rc = drop_revoked(fs, t, m);
+    cJSON_ArrayForEach(e, m->entries)
+        if (rc == 0)
+            rc = place_entry(fs, t, e, m);
+    return rc;
+}
+
+int shared_list(struct dbxfs *fs)
+{
+    struct merge m = { 0 };
+    cJSON *reply = NULL;
+    long status = 0;
+    int rc = conn_json(fs, "GET", "/v1/shared", NULL, &status, &reply);
+
+    if (rc == 0 && status != 200)
+        rc = -node_api_errno(status, reply);
+    if (rc == 0) {
+        m.entries = cJSON_GetObjectItem(reply, "entries");
+        rc = tree_write(fs, do_merge, &m);
+        apply_note(&m.notes, APPLY_INVAL_INODE, 0, SHARED_ID, NULL);
+        apply_notes_send_async(fs, &m.notes);
+    } else {
+        log_warn("cannot list %s: %s", SHARED_NAME,
+                 rc == -EIO ? "dbxd unreachable" : strerror(-rc));
+    }
+    cJSON_Delete(reply);
+    return rc == -ENOENT ? -EIO : rc;
+}
+
+int shared_check_write(struct dbxfs *fs, uint64_t id)
+{
+    struct cnode n;
+
+    if (id == SHARED_ID)
+        return -EACCES;
+    return tree_get(fs, id, &n) == 0 && (n.flags & CN_VIEWER) ? -EACCES : 0;
+}
+
+/* The share root above id, or 0 for a node of this user's own tree. */
+static uint64_t tree_owner(struct dbxfs *fs, uint64_t id)
+{
+    struct cnode n;
+
+    for (int depth = 0; depth < 4096 && tree_get(fs, id, &n) == 0; depth++) {
+        if (!(n.flags & CN_SHARED) || (n.flags & CN_SHARE_ROOT))
+            return (n.flags & CN_SHARE_ROOT) ? n.id : 0;
+        id = n.parent;
+    }
+    return 0;
+}
+
+int shared_check_move(struct dbxfs *fs, uint64_t parent, uint64_t newparent)
+{
+    int rc = shared_check_write(fs, parent);
+
+    if (rc == 0)
+        rc = shared_check_write(fs, newparent);
+    if (rc == 0 && tree_owner(fs, parent) != tree_owner(fs, newparent))
+        rc = -EXDEV;
+    return rc;
+}

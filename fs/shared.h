@@ -1,0 +1,37 @@
+/* shared: the virtual `Shared with me` directory at the mount's root, and
+ * the rules for nodes of other users' trees.
+ *
+ * The directory is a local-only node (SHARED_ID) with a dirent under the
+ * root; it is never journaled, and the server's listing and feed never
+ * remove it. Its children are the nodes shared directly with this user
+ * (GET /v1/shared), placed here under a display name (`NAME (OWNER)` when
+ * two share a name) with CN_SHARE_ROOT; they and everything below them
+ * carry CN_SHARED (another user's tree) and, for a viewer's share,
+ * CN_VIEWER. Below a share root, nodes are the owner's real ones, synced by
+ * the feed as any other.
+ *
+ * Rules, checked by the FUSE handlers (the kernel's default_permissions
+ * passes root through, so the mount checks itself): nothing is created,
+ * renamed or removed in `Shared with me/` itself; a viewer's nodes are
+ * read-only; a rename across owners' trees is EXDEV (mv then copies). */
+#ifndef DBXFS_SHARED_H
+#define DBXFS_SHARED_H
+
+#include "dbxfs.h"
+
+#define SHARED_ID 2ULL                 /* no random 64-bit id is ever this */
+#define SHARED_NAME "Shared with me"
+
+/* Puts the directory in the store under the root (startup). */
+int shared_init(struct dbxfs *fs);
+/* Re-reads the list from dbxd and applies it (first look; share and
+ * unshare events). 0 or -errno (-EIO offline). */
+int shared_list(struct dbxfs *fs);
+/* May the caller change node id (its content, attributes, or, for a
+ * directory, its entries)? 0, or -EACCES. */
+int shared_check_write(struct dbxfs *fs, uint64_t id);
+/* Renaming from parent to newparent: 0, -EACCES, or -EXDEV when the two
+ * lie in different owners' trees. */
+int shared_check_move(struct dbxfs *fs, uint64_t parent, uint64_t newparent);
+
+#endif
