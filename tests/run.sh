@@ -28,6 +28,7 @@ run_build() {
   if ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
      DBXD="$dir/backend/dbxd" DBX_SANITIZED=$([ "$name" = asan ] && echo 1 || echo 0) \
+     DBXCTL="$dir/tools/dbxctl/dbxctl" \
      /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/api; then
     pass=$((pass + 1)); else fail=$((fail + 1)); fi
   echo "=== $name: mount tests"
@@ -35,6 +36,7 @@ run_build() {
   if ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 \
      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
      DBXD="$dir/backend/dbxd" DBXFS="$dir/fs/dbxfs" \
+     DBXCTL="$dir/tools/dbxctl/dbxctl" \
      DBX_SANITIZED=$([ "$name" = asan ] && echo 1 || echo 0) \
      /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/fs; then
     pass=$((pass + 1)); else fail=$((fail + 1)); fi
