@@ -126,7 +126,7 @@ int file_truncate(struct dbxfs *fs, uint64_t id, uint64_t size,
         return -EISDIR;
     if (n.type != NODE_FILE)
         return -EINVAL;
-    if ((rc = shared_check_write(fs, id)))
+    if ((rc = shared_may_write(&n)))
         return rc;
     if (!of)
         of = ofile_acquire(fs->files, id);

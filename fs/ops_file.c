@@ -38,7 +38,7 @@ static int open_node(struct dbxfs *fs, const struct cnode *n,
     int rc = of ? 0 : -ENOMEM;
 
     if (rc == 0 && wants_write(fi->flags))
-        rc = shared_check_write(fs, n->id);
+        rc = shared_may_write(n);
     if (rc == 0 && trunc)
         rc = file_begin_write(fs, of);
     if (rc == 0 && (wants_write(fi->flags) || (n->flags & CN_COPY)))

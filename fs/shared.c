@@ -181,9 +181,7 @@ int shared_check_write(struct dbxfs *fs, uint64_t id)
 {
     struct cnode n;
 
-    if (id == SHARED_ID)
-        return -EACCES;
-    return tree_get(fs, id, &n) == 0 && (n.flags & CN_VIEWER) ? -EACCES : 0;
+    return tree_get(fs, id, &n) == 0 ? shared_may_write(&n) : 0;
 }
 
 /* The share root above id, or 0 for a node of this user's own tree. */

@@ -27,8 +27,13 @@ int shared_init(struct dbxfs *fs);
 /* Re-reads the list from dbxd and applies it (first look; share and
  * unshare events). 0 or -errno (-EIO offline). */
 int shared_list(struct dbxfs *fs);
-/* May the caller change node id (its content, attributes, or, for a
- * directory, its entries)? 0, or -EACCES. */
+/* May node n be changed here (its content, attributes, or, for a
+ * directory, its entries)? 0, or -EACCES. For callers that hold the node
+ * already; shared_check_write reads it first. */
+static inline int shared_may_write(const struct cnode *n)
+{
+    return n->id == SHARED_ID || (n->flags & CN_VIEWER) ? -EACCES : 0;
+}
 int shared_check_write(struct dbxfs *fs, uint64_t id);
 /* Renaming from parent to newparent: 0, -EACCES, or -EXDEV when the two
  * lie in different owners' trees. */

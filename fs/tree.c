@@ -101,6 +101,8 @@ static int do_create(struct dbxfs *fs, metadb_txn *t, void *arg)
     uint64_t existing;
     int rc = tree_get_dir(t, n->parent, &dir);
 
+    if (rc == 0)
+        rc = shared_may_write(&dir);
     if (rc)
         return rc;
     if (metadb_dirent_get(t, n->parent, n->name, &existing) == 0)
@@ -126,8 +128,6 @@ int tree_create(struct dbxfs *fs, uint64_t parent, const char *name,
     struct create_arg a = { out, dirty_gen };
     int rc = tree_check_name(name);
 
-    if (rc == 0)
-        rc = shared_check_write(fs, parent);
     if (rc == 0 && target && strlen(target) > WIRE_TARGET_MAX)
         rc = -ENAMETOOLONG;
     if (rc == 0)
@@ -200,10 +200,12 @@ static int do_remove(struct dbxfs *fs, metadb_txn *t, void *arg)
         rc = metadb_dirent_get(t, a->parent, a->name, &id);
     if (rc == 0)
         rc = metadb_node_get(t, id, &n);
+    if (rc == 0)
+        rc = shared_may_write(&dir);
+    if (rc == 0)
+        rc = shared_may_write(&n);       /* the virtual directory itself */
     if (rc)
         return rc;
-    if (id == SHARED_ID)
-        return -EACCES;
     if (a->dir && n.type != NODE_DIR)
         return -ENOTDIR;
     if (!a->dir && n.type == NODE_DIR)
@@ -230,8 +232,6 @@ int tree_remove(struct dbxfs *fs, uint64_t parent, const char *name, int dir)
 
     if (strlen(name) > 255)
         return -ENAMETOOLONG;
-    if ((rc = shared_check_write(fs, parent)))
-        return rc;
     /* rmdir must know whether the directory is empty on the server too. */
     if (dir && tree_lookup(fs, parent, name, &n) == 0 && n.type == NODE_DIR) {
         rc = dirlist_ensure(fs, n.id);

@@ -30,6 +30,8 @@ static int do_setattr(struct dbxfs *fs, metadb_txn *t, void *arg)
     unsigned mask = 0;
     int rc = metadb_node_get(t, a->id, n);
 
+    if (rc == 0)
+        rc = shared_may_write(n);
     if (rc)
         return rc;
     if (a->to_set & FUSE_SET_ATTR_MODE) {
@@ -64,10 +66,7 @@ int tree_setattr(struct dbxfs *fs, uint64_t id, const struct stat *attr,
                  int to_set, struct cnode *out)
 {
     struct attr_arg a = { id, attr, to_set, out };
-    int rc = shared_check_write(fs, id);
-
-    if (rc == 0)
-        rc = tree_write(fs, do_setattr, &a);
+    int rc = tree_write(fs, do_setattr, &a);
 
     if (rc == 0) {
         push_wake(fs);
