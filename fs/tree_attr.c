@@ -214,16 +214,22 @@ static int do_drop_orphans(struct dbxfs *fs, metadb_txn *t, void *arg)
 }
 
 /* A crash can stop a write between its dirty mark and its flush: the
- * staging file then holds the truth, and its size goes into the record. */
+ * staging file then holds the truth, and its size goes into the record.
+ * Write generations restart past every one still marked: a write after
+ * the remount must not share a generation with the upload already due,
+ * or that upload's commit would clear the newer write's mark. */
 static int recover_dirty(struct dbxfs *fs, metadb_txn *t, uint64_t id)
 {
     char path[STAGING_PATH_MAX];
     struct cnode n;
     struct stat st;
+    uint64_t gen;
     int rc = metadb_node_get(t, id, &n);
 
     if (rc == -ENOENT)
         return metadb_dirty_del(t, id);
+    if (metadb_dirty_get(t, id, &gen) == 0 && gen > atomic_load(&fs->write_gen))
+        atomic_store(&fs->write_gen, gen);
     staging_path(fs->cache_dir, id, path);
     if (rc || stat(path, &st) != 0 || (uint64_t)st.st_size == n.size)
         return rc;

@@ -103,3 +103,28 @@ def test_kill9_during_edits_then_more_edits(mnt):
     assert_server_matches(mnt, timeout=T(90))
     node = mnt.account.lookup("g")
     assert mnt.account.download(node["id"]) == b"version 4\n" * 10000 + b"after the crash\n"
+
+
+@pytest.mark.watchdog(240)
+def test_write_during_resumed_upload(mnt):
+    """A write after the remount, while the upload left by the crash runs:
+    that upload's commit must not clear the newer write's dirty mark (write
+    generations once restarted at each mount, and collided)."""
+    p = mnt.path("big.bin")
+    write_random(p, 64 * MiB)
+    mnt.kill9()
+    mnt.mount()
+
+    def uploading():
+        s = mnt.status(timeout=T(10))
+        assert s["dirty"] > 0, "the upload ended before the append: %r" % (s,)
+        # past its scan: the bytes it sends are fixed
+        return any(u.get("phase", 0) >= 2 for u in s.get("uploads") or [])
+    wait_for(uploading, T(30), "the resumed upload to send", interval=0.002)
+    with open(p, "ab") as f:
+        f.write(b"written while the old upload ran\n")
+    want = sha_file(p)
+    mnt.wait_idle(T(120))
+    node = mnt.account.lookup("big.bin")
+    assert node["size"] == 64 * MiB + 33, node
+    assert sha(mnt.account.download(node["id"])) == want
