@@ -145,6 +145,15 @@ static int read_create(struct http_req *r, struct dbx_node *n)
     return 0;
 }
 
+/* -1 with a 409 queued when name is the one the mount reserves in a root. */
+static int reserved_name(struct http_req *r, const struct dbx_node *parent, const char *name)
+{
+    if (parent->parent != 0 || strcmp(name, NAME_RESERVED_AT_ROOT) != 0)
+        return 0;
+    return http_reply_error(r, 409, "reserved", "'%s' is reserved at the root: mounts "
+                            "show what others shared there", NAME_RESERVED_AT_ROOT), -1;
+}
+
 static enum MHD_Result exists_error(struct http_req *r, uint64_t existing, const char *what)
 {
     cJSON *extra = cJSON_CreateObject();
@@ -162,6 +171,8 @@ static int create_in(struct http_req *r, struct change *c, struct dbx_node *n, i
         return 1;
     if (parent.type != NODE_DIR)
         return http_reply_error(r, 409, "not_dir", "the parent is not a directory"), 1;
+    if (reserved_name(r, &parent, n->name))
+        return 1;
     int rc = ms_node_get(c->t, n->id, &old);
     if (rc == 0) {
         if (old.parent == n->parent && old.type == n->type && strcmp(old.name, n->name) == 0) {
@@ -312,6 +323,9 @@ static int plan_move(struct http_req *r, ms_txn *t, struct dbx_node *n, const st
         return http_reply_error(r, 409, "not_dir", "the new parent is not a directory"), -1;
     if (parent.owner_uid != n->owner_uid)
         return http_reply_error(r, 403, "forbidden", "a node cannot move to another owner's tree"), -1;
+    /* (a node that had the name before it was reserved may keep it) */
+    if ((to != n->parent || strcmp(name, n->name) != 0) && reserved_name(r, &parent, name))
+        return -1;
     if (n->type == NODE_DIR && is_within(t, to, n->id))
         return http_reply_error(r, 400, "invalid_move", "a directory cannot move into itself"), -1;
     if (check_target(r, t, n, p, to, name, victim))

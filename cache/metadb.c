@@ -196,7 +196,7 @@ int metadb_node_each(metadb_txn *t, int (*fn)(void *arg, const struct cnode *n),
     MDB_cursor *c;
     MDB_val k, v;
     struct cnode *n = malloc(sizeof(*n));
-    int rc = mdb_cursor_open(t->txn, t->db->dbi[DBI_NODES], &c);
+    int stop = 0, rc = mdb_cursor_open(t->txn, t->db->dbi[DBI_NODES], &c);
 
     if (!n || rc) {
         free(n);
@@ -207,11 +207,13 @@ int metadb_node_each(metadb_txn *t, int (*fn)(void *arg, const struct cnode *n),
         if (v.mv_size < sizeof(struct node_rec))
             continue;
         node_decode(&v, n);
-        if (fn(arg, n))
+        if ((stop = fn(arg, n)))
             break;
     }
     mdb_cursor_close(c);
     free(n);
+    if (stop < 0)
+        return stop;
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : mdb_err(rc);
 }
 

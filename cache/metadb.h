@@ -79,7 +79,8 @@ void metadb_abort(metadb_txn *t);
 int metadb_node_get(metadb_txn *t, uint64_t id, struct cnode *n);
 int metadb_node_put(metadb_txn *t, const struct cnode *n);
 int metadb_node_del(metadb_txn *t, uint64_t id);
-/* Calls fn for every node until it returns non-zero (startup cleanup). */
+/* Calls fn for every node until it returns non-zero (startup cleanup); a
+ * negative return (an -errno) is the walk's result. */
 int metadb_node_each(metadb_txn *t, int (*fn)(void *arg, const struct cnode *n),
                      void *arg);
 
@@ -89,7 +90,8 @@ int metadb_dirent_put(metadb_txn *t, uint64_t parent, const char *name,
                       uint64_t child);
 int metadb_dirent_del(metadb_txn *t, uint64_t parent, const char *name);
 /* Children of parent in name order, starting after `after` (NULL: from the
- * first), until fn returns non-zero. */
+ * first), until fn returns non-zero; a negative return (an -errno) is the
+ * walk's result. */
 typedef int (*metadb_dirent_fn)(void *arg, const char *name, uint64_t child);
 int metadb_dirent_each(metadb_txn *t, uint64_t parent, const char *after,
                        metadb_dirent_fn fn, void *arg);

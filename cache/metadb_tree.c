@@ -55,7 +55,7 @@ static int prefix_each(metadb_txn *t, int dbi, uint64_t id, const char *after,
     char name[256];
     MDB_val key, v;
     MDB_cursor *c = metadb_cursor(t, dbi);
-    int rc;
+    int rc, stop = 0;
 
     if (!c)
         return -EIO;
@@ -71,10 +71,12 @@ static int prefix_each(metadb_txn *t, int dbi, uint64_t id, const char *after,
             break;
         memcpy(name, (char *)key.mv_data + 8, nlen);
         name[nlen] = '\0';
-        if (fn(arg, name, &v))
+        if ((stop = fn(arg, name, &v)))
             break;
     }
     mdb_cursor_close(c);
+    if (stop < 0)
+        return stop;
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
 }
 

@@ -342,8 +342,12 @@ static void reset_state(httpc *h, const struct req *r)
     h->wire = 0;
 }
 
+/* Answers carry tokens (login) and signed URLs: none stays in memory
+ * after its request. */
 static void trim_body(httpc *h)
 {
+    if (h->body.p)
+        explicit_bzero(h->body.p, h->body.len);
     if (h->body.cap > HTTPC_KEEP_BUF) {
         free(h->body.p);
         h->body.p = NULL;
@@ -493,6 +497,8 @@ int httpc_json(httpc *h, const char *method, const char *path,
         r.body_len = strlen(text);
     }
     ret = perform(h, &r, status, reply, NULL);
+    if (text)
+        explicit_bzero(text, r.body_len);   /* a login sends the password */
     cJSON_free(text);
     return ret;
 }

@@ -16,6 +16,10 @@ enum name_check {
     NAME_BAD_UTF8,
 };
 
+/* The name the mount gives its virtual directory of shares: reserved in
+ * every user's root, so no node there can hide behind it. */
+#define NAME_RESERVED_AT_ROOT "Shared with me"
+
 /* Checks len bytes of name (which need not be NUL-terminated). */
 enum name_check name_check(const char *name, size_t len);
 const char *name_check_message(enum name_check result);

@@ -11,6 +11,7 @@
 #include "apply.h"
 #include "conn.h"
 #include "dbxfs.h"
+#include "idlist.h"
 #include "log.h"
 #include "shared.h"
 #include "tree.h"
@@ -68,11 +69,6 @@ static int fetch_children(struct dbxfs *fs, uint64_t dir, cJSON **out)
     return rc;
 }
 
-struct stale {
-    uint64_t *ids;
-    size_t n, cap;
-};
-
 static int cmp_id(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -95,22 +91,6 @@ static uint64_t *listing_ids(const cJSON *listing, size_t *n)
     return ids;
 }
 
-static int collect_child(void *arg, const char *name, uint64_t child)
-{
-    struct stale *s = arg;
-
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        uint64_t *p = realloc(s->ids, cap * sizeof(*p));
-        if (!p)
-            return 1;
-        s->ids = p;
-        s->cap = cap;
-    }
-    s->ids[s->n++] = child;
-    return 0;
-}
-
 struct merge_arg {
     uint64_t dir;
     const cJSON *listing;
@@ -121,15 +101,15 @@ struct merge_arg {
  * this device made them and has not pushed them yet: apply knows). */
 static int drop_unlisted(struct dbxfs *fs, metadb_txn *t, struct merge_arg *a)
 {
-    struct stale s = { NULL, 0, 0 };
+    struct idlist s = { 0 };
     size_t nlisted;
     uint64_t *listed = listing_ids(a->listing, &nlisted);
-    int rc = listed ? metadb_dirent_each(t, a->dir, NULL, collect_child, &s) : -ENOMEM;
+    int rc = listed ? metadb_dirent_each(t, a->dir, NULL, idlist_push_child, &s) : -ENOMEM;
 
     for (size_t i = 0; rc == 0 && i < s.n; i++)
         if (!bsearch(&s.ids[i], listed, nlisted, sizeof(*listed), cmp_id))
             rc = apply_delete(fs, t, s.ids[i], &a->notes);
-    free(s.ids);
+    idlist_free(&s);
     free(listed);
     return rc;
 }

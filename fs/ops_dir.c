@@ -39,13 +39,13 @@ static int snap_add(void *arg, const char *name, uint64_t child)
         size_t cap = s->cap ? s->cap * 2 : 64;
         struct dir_entry *v = realloc(s->v, cap * sizeof(*v));
         if (!v)
-            return 1;
+            return -ENOMEM;
         s->v = v;
         s->cap = cap;
     }
     s->v[s->n].name = strdup(name);
     if (!s->v[s->n].name)
-        return 1;
+        return -ENOMEM;
     s->v[s->n++].id = child;
     return 0;
 }

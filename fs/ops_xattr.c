@@ -1,7 +1,7 @@
 /* ops_xattr: extended attributes. user.* attributes are kept per node in
  * the metadata store (this device only: the v1 wire API has no field for
  * them yet). user.dbxfs.* names are virtual and read-only: .id is the node
- * id (dbxctl finds nodes through it), .status on the root is the sync
+ * id (dbxctl finds nodes through it; `Shared with me` has none), .status on the root is the sync
  * state as JSON. Other namespaces are not supported, as on a filesystem
  * mounted without them. */
 #include <errno.h>
@@ -44,6 +44,8 @@ static int virtual_get(fuse_req_t req, uint64_t id, const char *name, size_t siz
     char hex[17], *json;
 
     if (strcmp(name, VIRTUAL_PREFIX "id") == 0) {
+        if (id == SHARED_ID)
+            return -ENODATA;    /* a view of this mount, not a node on dbxd */
         wire_id_format(id, hex);
         reply_value(req, hex, 16, size);
         return 0;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "idlist.h"
 #include "conn.h"
 #include "log.h"
 #include "shared.h"
@@ -51,28 +52,14 @@ static int listed(const cJSON *entries, uint64_t id)
     return 0;
 }
 
-struct children {
-    uint64_t ids[1024];
-    int n;
-};
-
-static int collect(void *arg, const char *name, uint64_t child)
-{
-    struct children *c = arg;
-    if (c->n == 1024)
-        return 1;
-    c->ids[c->n++] = child;
-    return 0;
-}
-
 /* Shares revoked (or gone) since the last listing leave the directory. */
 static int drop_revoked(struct dbxfs *fs, metadb_txn *t, struct merge *m)
 {
-    struct children c = { .n = 0 };
+    struct idlist c = { 0 };
     struct cnode n;
-    int rc = metadb_dirent_each(t, SHARED_ID, NULL, collect, &c);
+    int rc = metadb_dirent_each(t, SHARED_ID, NULL, idlist_push_child, &c);
 
-    for (int i = 0; rc == 0 && i < c.n; i++) {
+    for (size_t i = 0; rc == 0 && i < c.n; i++) {
         if (listed(m->entries, c.ids[i]) || metadb_node_get(t, c.ids[i], &n))
             continue;
         rc = metadb_dirent_del(t, SHARED_ID, n.name);
@@ -80,6 +67,7 @@ static int drop_revoked(struct dbxfs *fs, metadb_txn *t, struct merge *m)
             rc = tree_unlink_node(fs, t, &n);
         apply_note(&m->notes, APPLY_DELETE, SHARED_ID, n.id, n.name);
     }
+    idlist_free(&c);
     return rc;
 }
 
@@ -100,6 +88,31 @@ static void display_name(const cJSON *entries, const char *name, const char *own
     }
     int room = 255 - (int)strlen(owner) - 3;
     snprintf(out, 256, "%.*s (%s)", room > 0 ? room : 0, name, owner);
+}
+
+/* A role changed: the nodes already known below the share root took the
+ * old one when they were placed, and take the new one now. */
+static int set_role_below(metadb_txn *t, uint64_t root, int viewer,
+                          struct apply_notes *notes)
+{
+    struct idlist s = { 0 };
+    struct cnode n;
+    int rc = idlist_push(&s, root);
+
+    while (rc == 0 && s.n > 0) {
+        uint64_t id = s.ids[--s.n];
+        if (metadb_node_get(t, id, &n))
+            continue;
+        if (id != root) {
+            n.flags = viewer ? n.flags | CN_VIEWER : n.flags & ~CN_VIEWER;
+            rc = metadb_node_put(t, &n);
+            apply_note(notes, APPLY_INVAL_INODE, 0, id, NULL);
+        }
+        if (rc == 0 && n.type == NODE_DIR)
+            rc = metadb_dirent_each(t, id, NULL, idlist_push_child, &s);
+    }
+    idlist_free(&s);
+    return rc;
 }
 
 static int place_entry(struct dbxfs *fs, metadb_txn *t, const cJSON *e, struct merge *m)
@@ -128,12 +141,14 @@ static int place_entry(struct dbxfs *fs, metadb_txn *t, const cJSON *e, struct m
             return rc;
         apply_note(&m->notes, APPLY_INVAL_ENTRY, SHARED_ID, 0, n.name);
     }
+    int was_root = (n.flags & CN_SHARE_ROOT) != 0, was_viewer = (n.flags & CN_VIEWER) != 0;
+    int viewer = !cJSON_IsString(role) || strcmp(role->valuestring, "editor") != 0;
     n.flags |= CN_SHARED | CN_SHARE_ROOT;
-    if (cJSON_IsString(role) && strcmp(role->valuestring, "editor") == 0)
-        n.flags &= ~CN_VIEWER;
-    else
-        n.flags |= CN_VIEWER;
-    return metadb_node_put(t, &n);
+    n.flags = viewer ? n.flags | CN_VIEWER : n.flags & ~CN_VIEWER;
+    if ((rc = metadb_node_put(t, &n)))
+        return rc;
+    apply_note(&m->notes, APPLY_INVAL_INODE, 0, n.id, NULL);
+    return was_root && was_viewer != viewer ? set_role_below(t, n.id, viewer, &m->notes) : 0;
 }
 
 static int do_merge(struct dbxfs *fs, metadb_txn *t, void *arg)

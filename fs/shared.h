@@ -18,9 +18,10 @@
 #define DBXFS_SHARED_H
 
 #include "dbxfs.h"
+#include "names.h"
 
 #define SHARED_ID 2ULL                 /* no random 64-bit id is ever this */
-#define SHARED_NAME "Shared with me"
+#define SHARED_NAME NAME_RESERVED_AT_ROOT
 
 /* Puts the directory in the store under the root (startup). */
 int shared_init(struct dbxfs *fs);

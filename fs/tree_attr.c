@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idlist.h"
 #include "log.h"
 #include "ofile.h"
 #include "oplog.h"
@@ -177,39 +178,21 @@ int tree_closed(struct dbxfs *fs, uint64_t id)
     return tree_write(fs, do_closed, &id);
 }
 
-struct orphans {
-    uint64_t *ids;
-    size_t n, cap;
-};
-
 static int collect_orphan(void *arg, const struct cnode *n)
 {
-    struct orphans *o = arg;
-
-    if (!(n->flags & CN_ORPHAN))
-        return 0;
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 64;
-        uint64_t *p = realloc(o->ids, cap * sizeof(*p));
-        if (!p)
-            return 1;
-        o->ids = p;
-        o->cap = cap;
-    }
-    o->ids[o->n++] = n->id;
-    return 0;
+    return (n->flags & CN_ORPHAN) ? idlist_push(arg, n->id) : 0;
 }
 
 static int do_drop_orphans(struct dbxfs *fs, metadb_txn *t, void *arg)
 {
-    struct orphans o = { 0 };
+    struct idlist o = { 0 };
     struct cnode n;
     int rc = metadb_node_each(t, collect_orphan, &o);
 
     for (size_t i = 0; rc == 0 && i < o.n; i++)
         if (metadb_node_get(t, o.ids[i], &n) == 0)
             rc = tree_drop_node(fs, t, &n);
-    free(o.ids);
+    idlist_free(&o);
     return rc;
 }
 

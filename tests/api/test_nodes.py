@@ -329,6 +329,23 @@ def test_root_cannot_be_renamed_moved_or_deleted(alice, adir):
     check_node(alice.node(alice.root), parent=ZERO_ID)
 
 
+def test_shared_with_me_reserved_in_root_only(alice, adir):
+    """Mounts show other users' shares as `Shared with me` in the root: no
+    node may take that name there (it would be hidden), anywhere else may."""
+    name = "Shared with me"
+    for kind in ("dir", "file", "symlink"):
+        err(alice.create(alice.root, name, kind, target="t" if kind == "symlink" else None,
+                         expect=None), 409, "reserved")
+    assert name not in alice.names(alice.root)
+    f = alice.mkfile(adir["id"], "f")
+    err(alice.patch("/v1/nodes/%s" % f["id"], {"parent": alice.root, "name": name}),
+        409, "reserved")
+    check_node(alice.node(f["id"]), parent=adir["id"], name="f")
+    alice.patch("/v1/nodes/%s" % f["id"], {"name": name})          # not the root: fine
+    assert alice.create(adir["id"], "x", "dir")["name"] == "x"
+    err(alice.patch("/v1/nodes/%s" % f["id"], {"parent": alice.root}), 409, "reserved")
+
+
 @pytest.mark.parametrize("name", ["", ".", "..", "a/b", "a\u0000", "n" * 256])
 def test_rename_invalid_name(alice, adir, name):
     f = alice.mkfile(adir["id"], "f")

@@ -273,6 +273,10 @@ def test_recipient_paths_in_shared_with_me(server, account, tmp_path, alice_file
     theirs = b.path("Shared with me", "report.bin")
     wait_for(lambda: os.path.exists(theirs), T(15), "the share on bob's mount")
 
+    # the directory itself is the mount's view, not a node on dbxd
+    for args in (["share", b.path("Shared with me"), account.user],
+                 ["link", b.path("Shared with me")]):
+        one_line_error(bob_ctl(*args, expect=1), "not a file or directory on dbxd")
     url = bob_ctl("link", theirs).stdout.strip()
     assert curl(url, tmp_path / "via-bob") == 200
     assert read_file(tmp_path / "via-bob") == data

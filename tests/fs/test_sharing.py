@@ -80,29 +80,43 @@ def test_editor_writes_reach_owner(alice_bob):
     wait_for(lambda: read_file(p) == b"rewritten by alice\n", T(15), "alice's edit on bob's mount")
 
 
+def _pct(xs, q):
+    """The q-th percentile, nearest rank."""
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, int(round(q / 100 * len(xs) + 0.5)) - 1))]
+
+
+LATENCY_ROUNDS = 30
+
+
 def test_revoke_and_latency(alice_bob, capsys):
+    """Each round shares and revokes; the time runs from the owner's API
+    call to the recipient's mount listing the change."""
     a, b, alice, bob = alice_bob
     write_file(a.path("s.txt"), b"shared then revoked\n")
     a.wait_idle()
     nid = node_id(a, "s.txt")
     listing(b)
     share_lat, revoke_lat = [], []
-    for _ in range(5):
+    for _ in range(LATENCY_ROUNDS):
         t0 = time.time()
         alice.api.share(nid, [bob.user], "viewer")
-        wait_for(lambda: listing(b) == ["s.txt"], T(10), "the share", interval=0.005)
+        wait_for(lambda: listing(b) == ["s.txt"], T(10), "the share", interval=0.002)
         share_lat.append(time.time() - t0)
         assert read_file(b.path(SHARED, "s.txt")) == b"shared then revoked\n"
         t0 = time.time()
         r = alice.api.delete("/v1/nodes/%s/shares/%s" % (nid, bob.user))
         assert r.status_code == 200, r.text
-        wait_for(lambda: listing(b) == [], T(10), "the revoke", interval=0.005)
+        wait_for(lambda: listing(b) == [], T(10), "the revoke", interval=0.002)
         revoke_lat.append(time.time() - t0)
+    expect_errno(errno.ENOENT, os.stat, b.path(SHARED, "s.txt"))
     with capsys.disabled():
-        print("\n[fs] share visible after: max %.3fs, median %.3fs; revoke: max %.3fs, "
-              "median %.3fs" % (max(share_lat), sorted(share_lat)[2], max(revoke_lat),
-                                sorted(revoke_lat)[2]))
-    assert max(share_lat + revoke_lat) < 5
+        print("\n[fs] %d rounds: share visible after p50 %.1f ms, p99 %.1f ms; revoke "
+              "p50 %.1f ms, p99 %.1f ms (pytest tests/fs/test_sharing.py -k latency)" % (
+                  LATENCY_ROUNDS, 1000 * _pct(share_lat, 50), 1000 * _pct(share_lat, 99),
+                  1000 * _pct(revoke_lat, 50), 1000 * _pct(revoke_lat, 99)))
+    # generous against a slow CI machine; the figure is what the note reports
+    assert _pct(share_lat + revoke_lat, 99) < T(2)
 
 
 def test_shared_folder_and_name_clash(alice_bob, own_server, make_mount):
@@ -131,3 +145,29 @@ def test_shared_folder_and_name_clash(alice_bob, own_server, make_mount):
     theirs = b.path(SHARED, "proj (%s)" % carol.user)
     expect_errno(errno.EACCES, write_file, os.path.join(theirs, "x"), b"x")
     log("bob sees %r" % listing(b))
+
+
+def test_role_change_reaches_the_whole_subtree(alice_bob):
+    """viewer -> editor -> viewer on a folder: the nodes bob's mount already
+    knows below it follow the new role (they took the old one when placed)."""
+    a, b, alice, bob = alice_bob
+    os.makedirs(a.path("team/docs"))
+    write_file(a.path("team/docs/plan.txt"), b"v1\n")
+    share(a, "team", bob.user, "viewer")
+    p = b.path(SHARED, "team/docs/plan.txt")
+    wait_for(lambda: os.path.exists(p), T(10), "the share on bob's mount")
+    assert read_file(p) == b"v1\n"
+    expect_errno(errno.EACCES, write_file, p, b"bob v2\n")
+    expect_errno(errno.EACCES, write_file, b.path(SHARED, "team/docs/new.txt"), b"x")
+    alice.api.share(node_id(a, "team"), [bob.user], "editor")
+    wait_for(lambda: os.stat(p).st_mode & 0o200, T(10), "write access on bob's mount")
+    write_file(p, b"bob v2\n")
+    write_file(b.path(SHARED, "team/docs/new.txt"), b"new from bob\n")
+    wait_for(lambda: read_file(a.path("team/docs/plan.txt")) == b"bob v2\n", T(15),
+             "bob's edit on alice's mount")
+    wait_for(lambda: os.path.exists(a.path("team/docs/new.txt")), T(15), "bob's new file")
+    b.wait_idle()
+    alice.api.share(node_id(a, "team"), [bob.user], "viewer")
+    wait_for(lambda: not os.stat(p).st_mode & 0o200, T(10), "read-only again on bob's mount")
+    expect_errno(errno.EACCES, write_file, p, b"bob v3\n")
+    assert read_file(a.path("team/docs/plan.txt")) == b"bob v2\n"

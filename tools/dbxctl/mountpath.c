@@ -167,6 +167,9 @@ int mountpath_find_node(const char *path, struct mountpath *mp, char *err,
     if (rc)
         return rc;
     n = getxattr(mp->real, ID_XATTR, mp->id, WIRE_ID_HEX_LEN);
+    if (n < 0 && errno == ENODATA)
+        return fail(-ENODATA, err, errlen, "%s is a view the mount makes (\"Shared with "
+                    "me\"), not a file or directory on dbxd: name an entry inside it", path);
     if (n < 0)
         return fail_errno(errno, path, err, errlen);
     mp->id[n] = '\0';
