@@ -145,6 +145,22 @@ static int read_create(struct http_req *r, struct dbx_node *n)
     return 0;
 }
 
+/* Removing a node from its directory, by a delete or a move, needs write
+ * access to that directory, as unlink(2) and rename(2) do: a recipient
+ * may edit a shared node but not take it out of its owner's directory
+ * (leaving a share is DELETE /v1/nodes/{id}/shares/{self}). -1 with a 403
+ * queued when the caller may not. */
+static int may_take_out(struct http_req *r, ms_txn *t, const struct dbx_node *n)
+{
+    struct dbx_node parent;
+
+    if (ms_node_get(t, n->parent, &parent) == 0 &&
+        access_role(t, r->caller.uid, &parent) >= ROLE_EDITOR)
+        return 0;
+    return http_reply_error(r, 403, "forbidden", "the node's directory is not yours to "
+                            "change: a share's root stays where its owner put it"), -1;
+}
+
 /* -1 with a 409 queued when name is the one the mount reserves in a root. */
 static int reserved_name(struct http_req *r, const struct dbx_node *parent, const char *name)
 {
@@ -317,6 +333,8 @@ static int plan_move(struct http_req *r, ms_txn *t, struct dbx_node *n, const st
     const char *name = p->name ? p->name : n->name;
     if (n->parent == 0)
         return http_reply_error(r, 403, "forbidden", "the root cannot be renamed or moved"), -1;
+    if (may_take_out(r, t, n))
+        return -1;
     if (api_node_access(r, t, to, ROLE_EDITOR, &parent, NULL))
         return -1;
     if (parent.type != NODE_DIR)
@@ -422,6 +440,8 @@ static int delete_in(struct http_req *r, struct change *c)
         return rev_mismatch(r, c->t, &n, role), -1;
     if (n.parent == 0)
         return http_reply_error(r, 403, "forbidden", "the root cannot be deleted"), -1;
+    if (may_take_out(r, c->t, &n))
+        return -1;
     if (n.type == NODE_DIR && !ms_dir_is_empty(c->t, n.id))
         return http_reply_error(r, 409, "not_empty", "the directory is not empty"), -1;
     int rc = change_delete_node(c, &n);
