@@ -22,6 +22,10 @@ enum MHD_Result api_login(struct http_req *r)
     if (!throttle_allow(r->d->logins, addr))
         return http_reply_error(r, 429, "too_many_attempts", "too many failed logins; wait a minute");
     int rc = auth_login(r->d, user, password, token, &expires, &r->caller);
+    /* A wrong password fills in the account: the request's log line names
+     * a user only when the caller proved to be that user. */
+    if (rc)
+        memset(&r->caller, 0, sizeof r->caller);
     if (rc == MS_NOTFOUND)
         throttle_failed(r->d->logins, addr);
     if (rc == MS_NOTFOUND)

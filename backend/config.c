@@ -101,7 +101,13 @@ static int set_option(struct dbxd_config *cfg, const struct option_def *o, const
         strcpy(field, v);
         return 0;
     case OPT_FLAG:
-        *(int *)field = 1;
+        /* bare (`--insecure-bind`, a line without `=`) or an explicit word */
+        if (!*v || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
+            *(int *)field = 1;
+        else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0"))
+            *(int *)field = 0;
+        else
+            return -1;
         return 0;
     case OPT_LEVEL:
         return (*(int *)field = log_level_parse(v)) < 0 ? -1 : 0;
@@ -170,13 +176,21 @@ static int parse_file(struct dbxd_config *cfg, const char *path)
     return rc;
 }
 
-/* Finds --config first, so the command line can override the file. */
+/* Finds --config (or --config-file, -c) first, so the command line can
+ * override the file. */
 static const char *find_config_arg(int argc, char **argv, int first)
 {
+    static const char *const names[] = {"--config", "--config-file", "--config_file"};
+
     for (int i = first; i < argc; i++) {
-        if (strncmp(argv[i], "--config=", 9) == 0)
-            return argv[i] + 9;
-        if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc)
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+            size_t len = strlen(names[k]);
+            if (strncmp(argv[i], names[k], len) == 0 && argv[i][len] == '=')
+                return argv[i] + len + 1;
+            if (strcmp(argv[i], names[k]) == 0 && i + 1 < argc)
+                return argv[i + 1];
+        }
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
             return argv[i + 1];
     }
     return NULL;
@@ -219,6 +233,8 @@ int config_parse(struct dbxd_config *cfg, int argc, char **argv, int first)
             goto bad;
         if (o->kind != OPT_FLAG)
             value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        else if (eq)
+            value = eq + 1;
         if ((o->kind != OPT_FLAG && !value) || set_option(cfg, o, value ? value : "") != 0) {
             fprintf(stderr, "dbxd: bad value for --%s\n", o->name);
             return -1;
@@ -241,6 +257,10 @@ int config_check(const struct dbxd_config *cfg)
         cfg->login_attempts == 0) {
         fprintf(stderr, "dbxd: --token-ttl, --url-ttl, --upload-ttl, --gc-interval and "
                         "--login-attempts must be positive\n");
+        return -1;
+    }
+    if (cfg->port > 65535) {
+        fprintf(stderr, "dbxd: --port %u is not a TCP port (0 to 65535)\n", cfg->port);
         return -1;
     }
     if (!!cfg->tls_cert[0] != !!cfg->tls_key[0]) {

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "hex.h"
 #include "log.h"
+#include "sdnotify.h"
 
 const char *http_query(struct http_req *r, const char *key)
 {
@@ -224,17 +225,30 @@ static int headers_too_large(struct http_req *r, size_t url_len)
     return total > r->d->cfg.max_header;
 }
 
-static struct http_req *req_new(struct dbxd *d, struct MHD_Connection *conn,
-                                const char *url, const char *method)
+/* The request exists from its request line on (uri_seen), before its
+ * method is known (method NULL) or its path decoded; the access handler
+ * fills both in on its first call. */
+static struct http_req *req_new(struct dbxd *d, struct MHD_Connection *conn)
 {
     struct http_req *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->d = d;
     r->conn = conn;
-    r->method = method;
     r->start_ms = feed_now_ms();
-    snprintf(r->path, sizeof r->path, "%s", url);
+    return r;
+}
+
+/* libmicrohttpd calls this once a request line is read, before the headers:
+ * creating the request here means that one libmicrohttpd answers itself (a
+ * malformed header line, an unsupported HTTP version) still reaches
+ * request_done and gets its log line. uri is raw and still carries the
+ * query string, signatures included: only what is before the '?' is kept. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_req *r = req_new(cls, conn);
+    if (r)
+        snprintf(r->path, sizeof r->path, "%.*s", (int)strcspn(uri, "?"), uri);
     return r;
 }
 
@@ -316,9 +330,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
                                       void **req_cls)
 {
     struct http_req *r = *req_cls;
-    if (!r) {
-        if (!(r = *req_cls = req_new(cls, conn, url, method)))
-            return MHD_NO;
+    if (!r && !(r = *req_cls = req_new(cls, conn)))
+        return MHD_NO;
+    if (!r->method) {
+        /* url is the decoded path, without the query string */
+        r->method = method;
+        snprintf(r->path, sizeof r->path, "%s", url);
         req_begin(r, strlen(url));
         return MHD_YES;
     }
@@ -335,17 +352,38 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     return r->route->handler(r);
 }
 
+/* How a request that did not complete ended, for its log line. */
+static const char *ending(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_COMPLETED_OK: return "";
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED: return " (timed out)";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN: return " (shutdown)";
+    case MHD_REQUEST_TERMINATED_WITH_ERROR: return " (failed)";
+    default: return " (aborted)";   /* the client went away mid-request */
+    }
+}
+
 static void request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct http_req *r = *req_cls;
     if (!r)
         return;
-    /* The path only: query strings carry signatures, and no header is
-     * logged, so no secret reaches the log. */
-    log_info("%s %s %u %lldms%s%s%s", r->method, r->path, r->replied ? r->status : 0,
+    unsigned status = r->status;
+    if (!r->replied) {
+        /* libmicrohttpd's own answer (400, 431, 505), or none (0) */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+        status = ci ? ci->http_status : 0;
+    }
+    /* One line per request, whatever became of it. The path only: query
+     * strings carry signatures, and no header or body is logged, so no
+     * secret reaches the log. "-": the request never got as far as its
+     * method (libmicrohttpd refused its headers). */
+    log_info("%s %s %u %lldms%s%s%s", r->method ? r->method : "-", r->path, status,
              (long long)(feed_now_ms() - r->start_ms), r->caller.name[0] ? " user=" : "",
-             r->caller.name, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+             r->caller.name, ending(toe));
     if (r->stream_free)
         r->stream_free(r->stream);
     cJSON_Delete(r->json);
@@ -356,11 +394,28 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 /* --- the daemon --- */
 
+/* libmicrohttpd's messages name no header, no body and no query string
+ * (its URLs are paths). Those about a client's fault are debug: the
+ * request's own line already says what happened (its status, or
+ * "(aborted)"). */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    static const char *const client_faults[] = {
+        "Error processing request",
+        "Connection was closed by remote side",
+        "Connection socket is closed",
+        "The connection was forcibly closed",
+        "Failed to send",
+        NULL,
+    };
     char line[512];
     vsnprintf(line, sizeof line, fmt, ap);
     line[strcspn(line, "\n")] = '\0';
+    for (int i = 0; client_faults[i]; i++)
+        if (strncmp(line, client_faults[i], strlen(client_faults[i])) == 0) {
+            log_debug("http: %s", line);
+            return;
+        }
     log_warn("http: %s", line);
 }
 
@@ -378,7 +433,8 @@ static char *read_pem(const char *path)
         buf[len] = '\0';
     }
     fclose(f);
-    if (buf && len == 0) {
+    if (!buf || len == 0) {
+        log_error("%s: %s", path, buf ? "empty" : "out of memory");
         free(buf);
         return NULL;
     }
@@ -442,12 +498,13 @@ int http_start(struct dbxd *d)
     /* One thread per connection: a long-poll simply sleeps in its thread,
      * and a chunk upload streams without ever blocking another request. */
     d->mhd = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, d,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,   /* first: catches every message */
+        MHD_OPTION_URI_LOG_CALLBACK, uri_seen, d,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, d->cfg.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, 300u,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
         MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         d->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, d->tls_cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, d->tls_key_pem,
         MHD_OPTION_END);
@@ -462,6 +519,10 @@ int http_start(struct dbxd *d)
     log_info("dbxd listening on %s", url);
     if (d->cfg.ready_file[0] && write_ready_file(d->cfg.ready_file, url) != 0)
         return -1;
+    char state[sizeof url + 40];
+    snprintf(state, sizeof state, "READY=1\nSTATUS=listening on %s", url);
+    if (sdnotify(state) < 0)
+        log_warn("cannot tell the service manager that dbxd is ready");
     return 0;
 }
 

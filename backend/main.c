@@ -1,8 +1,11 @@
 /* dbxd: the dbxfs server. `dbxd [serve] [options]` runs it; the other
  * subcommands administer the data directory (safe while it runs). */
+#include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -12,8 +15,6 @@
 #include "log.h"
 #include "scrub.h"
 #include "server.h"
-
-#define DBXD_VERSION "0.1.0"
 
 static void usage(FILE *out)
 {
@@ -119,6 +120,24 @@ static int scrub_command(struct dbxd *d)
     return rc || st.damaged ? 1 : 0;
 }
 
+/* root running an admin command on the data directory of a dbxd that
+ * runs as its own user (dbxd.service): the files it creates (LMDB's lock
+ * file, new chunk directories) must stay that user's, so it becomes that
+ * user first. A directory not there yet is created as whoever runs. */
+static int become_data_dir_owner(const struct dbxd_config *cfg)
+{
+    struct stat st;
+
+    if (geteuid() != 0 || stat(cfg->data_dir, &st) != 0 || st.st_uid == 0)
+        return 0;
+    if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0) {
+        fprintf(stderr, "dbxd: cannot become the owner (uid %u) of %s: %s\n",
+                (unsigned)st.st_uid, cfg->data_dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct dbxd d;  /* the process context; see dbxd.h */
@@ -131,7 +150,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("dbxd %s\n", DBXD_VERSION);
+        printf("dbxd %s\n", DBX_VERSION);
         return 0;
     }
     config_defaults(&d.cfg);
@@ -145,6 +164,8 @@ int main(int argc, char **argv)
     if (config_parse(&d.cfg, nargs, argv, first) != 0)
         return 2;
     log_set_level((enum log_level)d.cfg.log_level);
+    if (strcmp(cmd, "serve") != 0 && become_data_dir_owner(&d.cfg) != 0)
+        return 1;
     if (account)
         return account_command(&d, cmd, argv[argc - 1]);
     if (strcmp(cmd, "gc") == 0)

@@ -13,6 +13,7 @@
 #include "gc.h"
 #include "http.h"
 #include "log.h"
+#include "sdnotify.h"
 
 static int make_dir(const char *path)
 {
@@ -101,6 +102,7 @@ int server_run(struct dbxd *d)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
     /* Blocked before any thread starts, so every thread inherits the mask
      * and only sigwait below receives them. */
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
@@ -112,8 +114,12 @@ int server_run(struct dbxd *d)
         goto out;
     if (http_start(d) != 0 || gc_thread_start(d) != 0)
         goto out;
-    sigwait(&stop, &sig);
+    /* SIGHUP would kill an unprepared daemon; there is nothing to reload
+     * (settings are read at start), so it only says so. */
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP)
+        log_info("SIGHUP: nothing to reload (restart dbxd to apply new settings)");
     log_info("dbxd stopping (signal %d)", sig);
+    sdnotify("STOPPING=1");
     rc = 0;
 out:
     gc_thread_stop(d);

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "log.h"
 #include "zframe.h"
 
 #define HTTPC_RECV_BUF (512L * 1024)        /* CURL_MAX_READ_SIZE */
@@ -461,9 +463,19 @@ out:
     return ret;
 }
 
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int perform(httpc *h, const struct req *r, long *status,
                    cJSON **reply, uint64_t *wire)
 {
+    long st = 0;
+    int ret;
+
     if (reply)
         *reply = NULL;
     if (status)
@@ -472,7 +484,16 @@ static int perform(httpc *h, const struct req *r, long *status,
         *wire = 0;
     if (start(h, r) < 0)
         return -1;
-    return finish(h, curl_easy_perform(h->curl), status, reply, wire);
+    long long t0 = mono_ms();
+    ret = finish(h, curl_easy_perform(h->curl), &st, reply, wire);
+    if (status)
+        *status = st;
+    /* The path, never the query: a signed URL carries its signature
+     * there. No header (the token) and no body (a login's password). */
+    log_debug("http: %s %.*s %ld %lldms%s%s", r->method, (int)strcspn(r->url, "?#"),
+              r->url, st, mono_ms() - t0,
+              ret ? ": " : "", ret ? h->msg : "");
+    return ret;
 }
 
 int httpc_json(httpc *h, const char *method, const char *path,

@@ -1,7 +1,16 @@
 /* log: leveled log lines to stderr, where journald or a terminal picks them
  * up. One line per call, written with a single write(2) so lines from
- * different threads never interleave. Never pass secrets (tokens,
- * signatures, passwords) to it: callers log paths without query strings. */
+ * different threads never interleave; control characters in the message
+ * become '?', so no argument can forge a line of its own.
+ *
+ * On a terminal or in a file a line is "2026-11-24T20:03:15.912Z info MSG".
+ * When stderr is journald's stream (JOURNAL_STREAM names it, as systemd sets
+ * it for a service), it is "<6>MSG": journald adds the time and takes the
+ * level from the sd-daemon(3) prefix (<3> error, <4> warn, <6> info, <7>
+ * debug).
+ *
+ * Never pass secrets (tokens, signatures, passwords) to it: callers log
+ * paths without query strings, and never a header or a request body. */
 #ifndef DBX_LOG_H
 #define DBX_LOG_H
 

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "ofile.h"
 #include "pull.h"
+#include "sdnotify.h"
 #include "push.h"
 #include "shared.h"
 #include "staging.h"
@@ -160,8 +161,17 @@ static int serve(struct dbxfs *fs, int lock_fd)
              fs->opts->mountpoint);
     if (fetch_start(fs) || push_start(fs) || pull_start(fs))
         log_error("cannot start the background threads");
+    /* A Type=notify unit (dbxfs -f under systemd) is up once mounted. */
+    sdnotify("READY=1");
     rc = fs->opts->singlethread ? fuse_session_loop(fs->se)
                                 : fuse_session_loop_mt(fs->se, &cfg);
+    /* SIGTERM (systemctl stop), SIGINT, SIGHUP: the loop returns the
+     * signal's number, and that is a clean stop. */
+    if (rc > 0) {
+        log_info("stopping on signal %d", rc);
+        rc = 0;
+    }
+    sdnotify("STOPPING=1");
     pull_stop(fs);
     push_stop(fs);
     fetch_stop(fs);
@@ -171,6 +181,19 @@ static int serve(struct dbxfs *fs, int lock_fd)
     return rc;
 }
 
+/* The source column of /proc/mounts, df and findmnt: USER@URL, as an fstab
+ * line names it. Placed first, so a -o fsname= of the user's wins. */
+static void add_fsname(struct dbxfs_opts *o)
+{
+    char arg[2 * CLIENTCONF_VALUE_MAX + 16];
+
+    snprintf(arg, sizeof(arg), "-ofsname=%s@%s", o->user, o->server);
+    /* a comma would split the option; \ needs escaping too */
+    if (strpbrk(arg, ",\\"))
+        snprintf(arg, sizeof(arg), "-ofsname=dbxfs");
+    fuse_opt_insert_arg(&o->fuse_args, 1, arg);
+}
+
 static int mount_and_serve(struct dbxfs *fs, int lock_fd, char *err, size_t errlen)
 {
     struct fuse_lowlevel_ops ops;
@@ -178,7 +201,7 @@ static int mount_and_serve(struct dbxfs *fs, int lock_fd, char *err, size_t errl
 
     ops_fill(&ops);
     fuse_opt_add_arg(&fs->opts->fuse_args, "-odefault_permissions");
-    fuse_opt_add_arg(&fs->opts->fuse_args, "-ofsname=dbxfs");
+    add_fsname(fs->opts);
     fuse_opt_add_arg(&fs->opts->fuse_args, "-osubtype=dbxfs");
     fs->se = fuse_session_new(&fs->opts->fuse_args, &ops, sizeof(ops), fs);
     if (!fs->se) {

@@ -27,9 +27,11 @@ void node_to_stat(const struct dbxfs *fs, const struct cnode *n, struct stat *st
     st->st_nlink = 1;  /* as btrfs: a directory's count of subdirectories is not kept */
     st->st_uid = n->uid;
     st->st_gid = n->gid;
-    if (n->flags & CN_SHARED) {
-        /* Another user's numbers mean nothing here: shared nodes are the
-         * mounting user's, writable as the share's role allows. */
+    if (n->id == fs->root_id || (n->flags & CN_SHARED)) {
+        /* The account's root is the mounting user's (or uid=/gid='s): dbxd
+         * has no local owner for it. Another user's numbers mean nothing
+         * here either: shared nodes are the mounting user's, writable as
+         * the share's role allows. */
         st->st_uid = fs->opts->root_uid >= 0 ? (uid_t)fs->opts->root_uid : geteuid();
         st->st_gid = fs->opts->root_gid >= 0 ? (gid_t)fs->opts->root_gid : getegid();
         if (n->flags & CN_VIEWER)

@@ -2,7 +2,9 @@
 # The full test suite: installs what it needs, then for a normal build and an
 # AddressSanitizer+UBSan build runs the C unit tests (ctest), the API tests
 # (pytest against a real dbxd on 127.0.0.1) and the mount tests (pytest:
-# real dbxfs FUSE mounts of a real dbxd; needs root and /dev/fuse).
+# real dbxfs FUSE mounts of a real dbxd; needs root and /dev/fuse); for the
+# normal build also the install tests (man pages; the .deb built, installed,
+# used and removed: they install a package, so run them on a test machine).
 #   tests/run.sh           both builds
 #   tests/run.sh --fast    the normal build only
 set -euo pipefail
@@ -17,7 +19,8 @@ pass=0 fail=0
 run_build() {
   local name=$1 dir=$top/build-test-$1 flags=()
   [ "$name" = asan ] && flags=(-DDBX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
-  [ "$name" = release ] && flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+  # the release tree is also what the package is made from (tests/install)
+  [ "$name" = release ] && flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr)
   echo "=== $name build"
   cmake -S "$top" -B "$dir" -DDBX_WERROR=ON "${flags[@]}" >/dev/null
   cmake --build "$dir" -j"$(nproc)" >/dev/null
@@ -39,6 +42,10 @@ run_build() {
      DBXCTL="$dir/tools/dbxctl/dbxctl" \
      DBX_SANITIZED=$([ "$name" = asan ] && echo 1 || echo 0) \
      /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/fs; then
+    pass=$((pass + 1)); else fail=$((fail + 1)); fi
+  [ "$name" = release ] || return 0
+  echo "=== $name: install tests (man pages, the .deb, units, fstab)"
+  if DBX_BUILD_DIR="$dir" /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/install; then
     pass=$((pass + 1)); else fail=$((fail + 1)); fi
 }
 for b in "${builds[@]}"; do run_build "$b"; done

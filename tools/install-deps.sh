@@ -9,6 +9,9 @@ packages=(
   python3 python3-pytest python3-requests python3-zstandard zstd curl openssl
   procps psmisc
   rsync sqlite3 tar diffutils   # programs the mount tests (tests/fs) run inside a mount
+  scdoc                         # the man pages, from the .scd source beside each program
+  man-db groff-base             # tests/install: man --warnings and groff check the pages
+  systemd dpkg-dev file         # systemd-analyze verify of the units; the .deb (CPack)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -73,6 +73,24 @@ def test_source_mountpoint_form(server, account, make_mount):
     m2.unmount()
 
 
+def test_fsname_and_root_owner(server, account, make_mount):
+    """findmnt and df name the account as an fstab line does; the root is
+    the uid=/gid= given (else the mounting user's), whatever dbxd holds."""
+    m = make_mount(server, account, "own", mount=False)
+    m.mount(extra=["uid=1234", "gid=4321"])
+    src = subprocess.run(["findmnt", "-n", "-o", "SOURCE", m.mnt], capture_output=True,
+                         text=True).stdout.strip()
+    assert src == "%s@%s" % (account.user, server.url)
+    st = os.stat(m.mnt)
+    assert (st.st_uid, st.st_gid) == (1234, 4321)
+    write_file(m.path("mine"), b"x")
+    assert os.stat(m.path("mine")).st_uid == 0      # a node keeps its creator's
+    m.unmount()
+    m.mount()
+    assert (os.stat(m.mnt).st_uid, os.stat(m.mnt).st_gid) == (0, 0)
+    m.unmount()
+
+
 def test_token_file_reused(server, account, make_mount):
     m = make_mount(server, account, "t")          # logs in, saves the token
     write_file(m.path("x"), b"x")
