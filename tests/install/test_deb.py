@@ -54,6 +54,20 @@ def purge():
     run("dpkg", "--purge", "dbxfs", check=False)
 
 
+_capture = []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _capture_manager(pytestconfig):
+    _capture.append(pytestconfig.pluginmanager.getplugin("capturemanager"))
+
+
+def report(line):
+    """A figure for the note, printed past pytest's capture."""
+    with _capture[-1].global_and_fixture_disabled():
+        print("\n" + line)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,15 +110,20 @@ def deb(tmp_path_factory):
         pytest.skip("dbxfs is installed here for real (or %s holds data): not "
                     "replacing it with a test package" % STATE)
     out = tmp_path_factory.mktemp("deb")
+    t0 = time.time()
     run("cpack", "-G", "DEB", "-B", out, cwd=BUILD)
+    t1 = time.time()
     debs = glob.glob(str(out / "dbxfs_*.deb"))
     assert len(debs) == 1, debs
     purge()
     shutil.rmtree(STATE, ignore_errors=True)     # a previous run's, per MARK
     os.makedirs(STATE)
     open(MARK, "w").close()
+    t2 = time.time()
     run("apt-get", "install", "-y", "-qq", "--no-install-recommends", debs[0],
         env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    report("[install] %s: %d KiB, cpack %.1fs, apt-get install %.1fs" % (
+        os.path.basename(debs[0]), os.path.getsize(debs[0]) // 1024, t1 - t0, time.time() - t2))
     yield debs[0]
     purge()
 
@@ -116,7 +135,9 @@ def dbxd_service(deb, tmp_path_factory):
     port = free_port()
     with open("/etc/dbxd/dbxd.conf", "a") as f:
         f.write("port = %d\n" % port)
+    t0 = time.time()
     svc = start_unit(os.path.join(UNITS, "dbxd.service"))
+    report("[install] dbxd.service: READY=1 %.0f ms after start" % (1000 * (time.time() - t0)))
     run("dbxd", "useradd", "-d", "/var/lib/dbxd", "alice", input=PASSWORD + "\n")
     url = "http://127.0.0.1:%d" % port
     yield svc, url
@@ -248,8 +269,11 @@ def test_user_unit_mount(dbxd_service, plain_user):
         assert st.st_uid == pw.pw_uid and st.st_mode & 0o077 == 0, (f, oct(st.st_mode))
     cloud = os.path.join(pw.pw_dir, "Cloud")
     instance = run("systemd-escape", "--path", cloud).stdout.strip()
+    t0 = time.time()
     unit = start_unit(os.path.join(USER_UNITS, "dbxfs@.service"), instance=instance,
                       env={"PATH": "/usr/bin:/bin"}, user=pw.pw_name)
+    report("[install] dbxfs@.service: mounted (READY=1) %.0f ms after start" % (
+        1000 * (time.time() - t0)))
     try:
         assert is_mounted(cloud)
         as_user(pw, "sh", "-c", "echo from the user unit > %s/note.txt" % cloud)
