@@ -131,7 +131,8 @@ static int place_entry(struct dbxfs *fs, metadb_txn *t, const cJSON *e, struct m
     rc = apply_upsert(fs, t, &srv, &m->notes);
     if (rc || metadb_node_get(t, srv.id, &n))
         return rc;
-    if (n.parent == SHARED_ID && strcmp(n.name, name) != 0) {
+    int renamed = n.parent == SHARED_ID && strcmp(n.name, name) != 0;
+    if (renamed) {
         /* Known already, and its display name changed (a clash came or went). */
         apply_note(&m->notes, APPLY_INVAL_ENTRY, SHARED_ID, 0, n.name);
         if ((rc = metadb_dirent_del(t, SHARED_ID, n.name)) && rc != -ENOENT)
@@ -141,14 +142,17 @@ static int place_entry(struct dbxfs *fs, metadb_txn *t, const cJSON *e, struct m
             return rc;
         apply_note(&m->notes, APPLY_INVAL_ENTRY, SHARED_ID, 0, n.name);
     }
-    int was_root = (n.flags & CN_SHARE_ROOT) != 0, was_viewer = (n.flags & CN_VIEWER) != 0;
+    uint32_t was = n.flags;
     int viewer = !cJSON_IsString(role) || strcmp(role->valuestring, "editor") != 0;
     n.flags |= CN_SHARED | CN_SHARE_ROOT;
     n.flags = viewer ? n.flags | CN_VIEWER : n.flags & ~CN_VIEWER;
+    if (n.flags == was && !renamed)
+        return 0;                    /* every listing lists every share */
     if ((rc = metadb_node_put(t, &n)))
         return rc;
     apply_note(&m->notes, APPLY_INVAL_INODE, 0, n.id, NULL);
-    return was_root && was_viewer != viewer ? set_role_below(t, n.id, viewer, &m->notes) : 0;
+    return (was & CN_SHARE_ROOT) && (was ^ n.flags) & CN_VIEWER
+               ? set_role_below(t, n.id, viewer, &m->notes) : 0;
 }
 
 static int do_merge(struct dbxfs *fs, metadb_txn *t, void *arg)

@@ -62,7 +62,8 @@ def start_unit(path, instance=None, env=None, timeout=30, workdir=None, user=Non
     """Starts the [Service] of the unit at path; returns a UnitProcess once
     it sent READY=1 (Type=notify) or at once for other types. user: whom a
     user unit's manager runs as (systemd --user)."""
-    svc = dict(parse_unit(path)["Service"])
+    entries = parse_unit(path)["Service"]
+    svc = dict(entries)
     user = svc.get("User", user)
     group = svc.get("Group", user)
     environ = dict(os.environ if env is None else env)
@@ -89,7 +90,7 @@ def start_unit(path, instance=None, env=None, timeout=30, workdir=None, user=Non
     if user:
         drop = ["setpriv", "--reuid=%s" % user, "--regid=%s" % _gid(group, pw),
                 "--init-groups", "--"]
-    for _, cmd in [kv for kv in parse_unit(path)["Service"] if kv[0] == "ExecStartPre"]:
+    for cmd in [v for k, v in entries if k == "ExecStartPre"]:
         optional = cmd.startswith("-")
         r = subprocess.run(drop + shlex.split(expand(cmd.lstrip("-"))), env=environ)
         assert optional or r.returncode == 0, "ExecStartPre %s failed" % cmd
