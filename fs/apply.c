@@ -82,7 +82,9 @@ static int place(struct dbxfs *fs, metadb_txn *t, struct cnode *n,
 static void content_update(struct dbxfs *fs, const struct cnode *l,
                            struct cnode *n, struct apply_notes *notes)
 {
-    if (!ofile_drop_copy(fs->files, l->id)) {
+    struct staging_ref copy = { fs->cache_dir, l->id };
+
+    if (!ofile_drop_copy(fs->files, l->id, staging_drop, &copy)) {
         n->size = l->size;
         n->content_rev = l->content_rev;
         n->mtime = l->mtime;
@@ -90,7 +92,6 @@ static void content_update(struct dbxfs *fs, const struct cnode *l,
         return;
     }
     n->flags &= ~CN_COPY;
-    staging_remove(fs->cache_dir, l->id);
     apply_note(notes, APPLY_INVAL_DATA, 0, l->id, NULL);
 }
 

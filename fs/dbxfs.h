@@ -54,6 +54,7 @@ struct dbxfs {
     atomic_llong conflicts;     /* conflicted copies seen since mount */
     atomic_ullong write_gen;    /* stamps every change of file content */
     atomic_int notifiers;       /* asynchronous kernel notifications in flight */
+    atomic_int copies_grew;     /* evict.c: a local copy was made or cleaned */
 };
 
 /* FUSE inode numbers are node ids, except that the root is FUSE_ROOT_ID. */

@@ -24,15 +24,53 @@ static int build_copy(struct dbxfs *fs, const struct cnode *n)
     return rc;
 }
 
-int file_local_copy(struct dbxfs *fs, const struct cnode *n, int empty)
+/* The copy n says is local went away after n was read (evicted, or the
+ * content changed on the server): wait for the transaction that did it,
+ * which holds fs->lock until it commits, then read the node again. */
+static int copy_vanished(struct dbxfs *fs, struct cnode *n)
 {
-    int rc = 0;
+    pthread_mutex_lock(&fs->lock);
+    pthread_mutex_unlock(&fs->lock);
+    return tree_get(fs, n->id, n);
+}
 
-    if (n->flags & CN_COPY)
-        return staging_open(fs->cache_dir, n->id, O_RDWR);
+/* Opens the copy n says is local. It may have gone since n was read
+ * (evicted, or dropped for newer content): then n is read again, and if it
+ * no longer has CN_COPY the caller makes a new copy (-ENOENT). */
+static int open_copy(struct dbxfs *fs, struct cnode *n)
+{
+    int fd = staging_open(fs->cache_dir, n->id, O_RDWR), rc;
+
+    if (fd != -ENOENT)
+        return fd;
+    if ((rc = copy_vanished(fs, n)))
+        return rc;
+    if (!(n->flags & CN_COPY))
+        return -ENOENT;
+    /* Still local by the store, yet gone (a crash before the file of an
+     * empty create reached the disk, or damage). */
+    fd = staging_open(fs->cache_dir, n->id, O_RDWR | (n->size ? 0 : O_CREAT));
+    if (fd != -ENOENT)
+        return fd;
+    if (n->flags & CN_DIRTY)
+        return -EIO;        /* bytes the server lacks: nothing to rebuild from */
+    n->flags &= ~CN_COPY;
+    return -ENOENT;
+}
+
+/* An O_RDWR fd on n's staging file holding its whole content: downloaded
+ * first unless `empty` (the caller truncates to 0 at once, or n was just
+ * created). n is read again if its copy went away since it was read. */
+static int local_copy(struct dbxfs *fs, struct cnode *n, int empty)
+{
+    int fd, rc = 0;
+
+    if (!empty && (n->flags & CN_COPY) && (fd = open_copy(fs, n)) != -ENOENT)
+        return fd;
     if (empty || n->size == 0) {
-        int fd = staging_open(fs->cache_dir, n->id, O_RDWR | O_TRUNC);
-        if (fd >= 0 && (rc = tree_set_copy(fs, n->id, n->content_rev))) {
+        fd = staging_open(fs->cache_dir, n->id, O_RDWR | O_CREAT | O_TRUNC);
+        if (fd >= 0 && !(n->flags & CN_COPY) &&
+            (rc = tree_set_copy(fs, n->id, n->content_rev))) {
             close(fd);
             return rc;
         }
@@ -44,23 +82,52 @@ int file_local_copy(struct dbxfs *fs, const struct cnode *n, int empty)
     return rc ? rc : staging_open(fs->cache_dir, n->id, O_RDWR);
 }
 
-int file_open_copy(struct dbxfs *fs, struct ofile *of, const struct cnode *n,
-                   int empty)
+/* Installs fd as of's local copy unless the copy was dropped (the content
+ * changed on the server) while it was being made. */
+static int install_copy(struct ofile *of, int fd, const struct cnode *n,
+                        unsigned drops)
 {
-    int fd, rc = 0;
+    int ok;
 
     pthread_mutex_lock(&of->mu);
-    if (of->fd < 0) {
-        fd = file_local_copy(fs, n, empty);
-        if (fd < 0)
-            rc = fd;
-        else {
-            of->fd = fd;
-            of->size = n->size;
-            of->mtime = n->mtime;
-        }
+    ok = of->drops == drops;
+    if (ok) {
+        of->fd = fd;
+        of->size = n->size;
+        of->mtime = n->mtime;
     }
     pthread_mutex_unlock(&of->mu);
+    return ok;
+}
+
+int file_open_copy(struct dbxfs *fs, struct ofile *of, const struct cnode *node,
+                   int empty)
+{
+    struct cnode n = *node;
+    unsigned drops;
+    int fd, rc = 0;
+
+    /* copy_mu, not of->mu: building a copy may download, and of->mu is
+     * taken under the store's and the table's locks. */
+    pthread_mutex_lock(&of->copy_mu);
+    for (int tries = 0; rc == 0; tries++) {
+        pthread_mutex_lock(&of->mu);
+        fd = of->fd;
+        drops = of->drops;
+        pthread_mutex_unlock(&of->mu);
+        if (fd >= 0)
+            break;
+        fd = local_copy(fs, &n, empty);
+        if (fd < 0)
+            rc = fd;
+        else if (install_copy(of, fd, &n, drops))
+            break;
+        else {
+            close(fd);
+            rc = tries == 3 ? -EAGAIN : tree_get(fs, n.id, &n);
+        }
+    }
+    pthread_mutex_unlock(&of->copy_mu);
     return rc;
 }
 

@@ -7,9 +7,6 @@
 #include "dbxfs.h"
 #include "ofile.h"
 
-/* An O_RDWR fd on n's staging file holding its whole content: downloaded
- * first unless `empty` (the caller truncates to 0 at once). -errno. */
-int file_local_copy(struct dbxfs *fs, const struct cnode *n, int empty);
 /* Makes sure of->fd is the local copy; 0 or -errno. */
 int file_open_copy(struct dbxfs *fs, struct ofile *of, const struct cnode *n,
                    int empty);

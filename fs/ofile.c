@@ -56,6 +56,7 @@ struct ofile *ofile_acquire(struct ofile_table *t, uint64_t id)
         of->id = id;
         of->fd = -1;
         pthread_mutex_init(&of->mu, NULL);
+        pthread_mutex_init(&of->copy_mu, NULL);
         *p = of;
     }
     if (of)
@@ -83,6 +84,7 @@ void ofile_free(struct ofile *of)
     for (int i = 0; i < of->nretired; i++)
         close(of->retired[i]);
     pthread_mutex_destroy(&of->mu);
+    pthread_mutex_destroy(&of->copy_mu);
     free(of);
 }
 
@@ -145,10 +147,12 @@ static int drop_copy(struct ofile *of, void *arg)
     if (of->fd >= 0)
         of->retired[of->nretired++] = of->fd;
     of->fd = -1;
+    of->drops++;
     return 1;
 }
 
-int ofile_drop_copy(struct ofile_table *t, uint64_t id)
+int ofile_drop_copy(struct ofile_table *t, uint64_t id,
+                    void (*drop)(void *arg), void *arg)
 {
     struct ofile *of;
     int rc = 1;
@@ -160,8 +164,23 @@ int ofile_drop_copy(struct ofile_table *t, uint64_t id)
         rc = drop_copy(of, NULL);
         pthread_mutex_unlock(&of->mu);
     }
+    if (rc)
+        drop(arg);
     pthread_mutex_unlock(&t->mu);
     return rc;
+}
+
+int ofile_evict_copy(struct ofile_table *t, uint64_t id,
+                     void (*drop)(void *arg), void *arg)
+{
+    int closed;
+
+    pthread_mutex_lock(&t->mu);
+    closed = *slot(t, id) == NULL;
+    if (closed)
+        drop(arg);
+    pthread_mutex_unlock(&t->mu);
+    return closed;
 }
 
 static int writing(struct ofile *of, void *arg)

@@ -7,7 +7,9 @@
  * through fetch.c (block cache, then dbxd).
  *
  * The table's mutex guards the table and refs; each ofile's mutex guards
- * its other fields. Data I/O on fd runs without either. */
+ * its other fields. Data I/O on fd runs without either. copy_mu is held
+ * while fd is being made (file.c), which may download: it is taken before
+ * any other lock, never under one. */
 #ifndef DBXFS_OFILE_H
 #define DBXFS_OFILE_H
 
@@ -20,6 +22,7 @@ struct ofile {
     uint64_t id;
     int refs;
     pthread_mutex_t mu;
+    pthread_mutex_t copy_mu;
     int fd;
     uint64_t size;
     struct wire_time mtime;
@@ -27,6 +30,7 @@ struct ofile {
     int written;               /* since the last flush */
     int marked;                /* the store has the node dirty for the writes
                                 * since the last flush (file_begin_write) */
+    unsigned drops;            /* local copies dropped (file.c checks it) */
     int remote_changed;        /* a remote change waits for the last close */
     uint64_t next_off;         /* where a sequential reader reads next */
     int retired[8], nretired;  /* old local copies, closed with the ofile
@@ -51,11 +55,18 @@ void ofile_free(struct ofile *of);
 int ofile_attr(struct ofile_table *t, uint64_t id, uint64_t *size,
                struct wire_time *mtime);
 int ofile_is_open(struct ofile_table *t, uint64_t id);
-/* The content changed on the server: an open file that has not been
- * written drops its local copy (reads then fetch the new content) and
- * returns 1; a written one returns 0 (its change is deferred to the last
- * close and will conflict on upload). 1 when not open. */
-int ofile_drop_copy(struct ofile_table *t, uint64_t id);
+/* The content changed on the server: drop(arg) removes the node's local
+ * copy, called under the table's lock so that no handle opens the copy
+ * between the check and the removal. An open file that has not been
+ * written stops using its copy (reads then fetch the new content); a
+ * written one keeps it and 0 is returned (its change is deferred to the
+ * last close and will conflict on upload). 1 when dropped. */
+int ofile_drop_copy(struct ofile_table *t, uint64_t id,
+                    void (*drop)(void *arg), void *arg);
+/* Eviction: drop(arg) under the table's lock and 1 if the node is not
+ * open; 0 if it is. */
+int ofile_evict_copy(struct ofile_table *t, uint64_t id,
+                     void (*drop)(void *arg), void *arg);
 /* 1 while an open file has changes not yet flushed: its content is not
  * ready to upload (close or fsync finishes it). */
 int ofile_writing(struct ofile_table *t, uint64_t id);

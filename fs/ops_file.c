@@ -31,7 +31,7 @@ static int wants_write(int flags)
 /* Opens n for a handle: a writer gets the local copy (made now), a reader
  * of content that is not local reads through fetch. */
 static int open_node(struct dbxfs *fs, const struct cnode *n,
-                     struct fuse_file_info *fi)
+                     struct fuse_file_info *fi, int created)
 {
     struct ofile *of = ofile_acquire(fs->files, n->id);
     int trunc = (fi->flags & O_TRUNC) && n->size > 0;
@@ -42,7 +42,7 @@ static int open_node(struct dbxfs *fs, const struct cnode *n,
     if (rc == 0 && trunc)
         rc = file_begin_write(fs, of);
     if (rc == 0 && (wants_write(fi->flags) || (n->flags & CN_COPY)))
-        rc = file_open_copy(fs, of, n, (fi->flags & O_TRUNC) != 0);
+        rc = file_open_copy(fs, of, n, created || (fi->flags & O_TRUNC));
     /* recorded at the flush, with what is written next */
     if (rc == 0 && trunc)
         rc = file_truncate_open(fs, of);
@@ -71,7 +71,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
                          ctx->gid, NULL, gen, &n);
 
     if (rc == 0)
-        rc = open_node(fs, &n, fi);
+        rc = open_node(fs, &n, fi, 1);
     if (rc == 0) {
         struct ofile *of = of_of(fi);
         pthread_mutex_lock(&of->mu);
@@ -100,7 +100,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     if (rc == 0 && n.type == NODE_DIR)
         rc = -EISDIR;
     if (rc == 0)
-        rc = open_node(fs, &n, fi);
+        rc = open_node(fs, &n, fi, 0);
     if (rc)
         fuse_reply_err(req, -rc);
     else if (fuse_reply_open(req, fi) == -ENOENT && ofile_release(fs->files, of_of(fi)))

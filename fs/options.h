@@ -16,7 +16,7 @@
  *   ca_file=PATH        PEM CA bundle for https
  *   cache_dir=DIR       local state (default $XDG_CACHE_HOME/dbxfs/USER@HOST_PORT,
  *                       ~/.cache/... ; for root /var/cache/dbxfs/USER@HOST_PORT)
- *   cache_size=SIZE     block cache cap: bytes or with K/M/G/T suffix (default 10G)
+ *   cache_size=SIZE     cache cap (block cache + clean local copies): bytes or K/M/G/T (default 10G)
  *   attr_timeout=SEC, entry_timeout=SEC   kernel cache lifetimes (default 60)
  *   log_level=error|warn|info|debug
  *   fsync_server        fsync() waits until the file is on the server

@@ -18,6 +18,7 @@
 
 #include "conn.h"
 #include "dbxfs.h"
+#include "evict.h"
 #include "log.h"
 #include "oplog.h"
 #include "push.h"
@@ -123,9 +124,11 @@ static void *journal_thread(void *arg)
     background();
     while (!atomic_load(&p->stop)) {
         /* The metadata store is written without flushes; this is its
-         * periodic commit to disk (ext4 does the same every 5 s). */
+         * periodic commit to disk (ext4 does the same every 5 s). The
+         * cache's cap is checked on the same tick. */
         if (time(NULL) - synced >= 5) {
             metadb_sync(p->fs->db);
+            evict_copies(p->fs, 0);
             synced = time(NULL);
         }
         wait_for_quiet(p);

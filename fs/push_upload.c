@@ -12,6 +12,7 @@
 
 #include "apply.h"
 #include "conn.h"
+#include "evict.h"
 #include "log.h"
 #include "ofile.h"
 #include "oplog.h"
@@ -152,6 +153,8 @@ static int settle(struct push *p, struct upload_slot *slot, const struct cnode *
                      "kept as a conflicted copy", n->name);
         }
         rc = tree_write(p->fs, do_committed, &c);
+        if (rc == 0)
+            evict_note(p->fs);         /* the copy may be clean now */
         if (c.repatch)
             push_signal(p);
         if (c.refresh)

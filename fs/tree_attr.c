@@ -10,6 +10,7 @@
 #include "push.h"
 #include "staging.h"
 #include "shared.h"
+#include "evict.h"
 #include "tree.h"
 
 struct attr_arg {
@@ -155,7 +156,11 @@ static int do_set_copy(struct dbxfs *fs, metadb_txn *t, void *arg)
 int tree_set_copy(struct dbxfs *fs, uint64_t id, uint64_t content_rev)
 {
     struct content_arg a = { .id = id, .rev = content_rev };
-    return tree_write(fs, do_set_copy, &a);
+    int rc = tree_write(fs, do_set_copy, &a);
+
+    if (rc == 0)
+        evict_note(fs);
+    return rc;
 }
 
 static int do_closed(struct dbxfs *fs, metadb_txn *t, void *arg)
