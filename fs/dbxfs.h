@@ -54,7 +54,8 @@ struct dbxfs {
     atomic_llong conflicts;     /* conflicted copies seen since mount */
     atomic_ullong write_gen;    /* stamps every change of file content */
     atomic_int notifiers;       /* asynchronous kernel notifications in flight */
-    atomic_int copies_grew;     /* evict.c: a local copy was made or cleaned */
+    atomic_ullong copies_bytes; /* evict.c: at most this many bytes of clean
+                                 * local copies (an upper bound) */
 };
 
 /* FUSE inode numbers are node ids, except that the root is FUSE_ROOT_ID. */

@@ -21,9 +21,9 @@ struct scan {
     uint64_t bytes;
 };
 
-void evict_note(struct dbxfs *fs)
+void evict_note(struct dbxfs *fs, uint64_t bytes)
 {
-    atomic_store(&fs->copies_grew, 1);
+    atomic_fetch_add(&fs->copies_bytes, bytes);
 }
 
 static int evictable(const struct cnode *n)
@@ -84,15 +84,17 @@ static int do_evict(struct dbxfs *fs, metadb_txn *t, void *arg)
     return metadb_node_put(t, &n);
 }
 
-int evict_copies(struct dbxfs *fs, int force)
+int evict_copies(struct dbxfs *fs)
 {
     struct scan s = { 0 };
     uint64_t bc_bytes, chunks, cap;
     int rc, evicted = 0;
 
-    if (!atomic_exchange(&fs->copies_grew, 0) && !force)
-        return 0;
     blockcache_stats(fs->bc, &bc_bytes, &chunks, &cap);
+    if (atomic_load(&fs->copies_bytes) + bc_bytes <= cap)
+        return 0;
+    /* Copies noted from here on count on top of what the scan finds. */
+    atomic_store(&fs->copies_bytes, 0);
     if ((rc = metadb_begin(fs->db, 0, &s.t)))
         return rc;
     rc = staging_each(fs->cache_dir, consider, &s);
@@ -108,6 +110,7 @@ int evict_copies(struct dbxfs *fs, int force)
             rc = e;
         }
     }
+    atomic_fetch_add(&fs->copies_bytes, rc ? UINT64_MAX / 4 : s.bytes);
     if (evicted)
         log_info("cache over its cap: %d local copies evicted", evicted);
     free(s.v);

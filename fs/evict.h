@@ -7,17 +7,17 @@
  * then read through the block cache and dbxd again. A copy is never
  * evicted while it holds bytes the server does not have (CN_DIRTY) or while
  * the file is open, so eviction cannot lose data or pull a file from under
- * a handle. The push worker runs it on its periodic tick, after copies were
- * made or uploaded (evict_note). */
+ * a handle. The push worker runs it on its periodic tick. */
 #ifndef DBXFS_EVICT_H
 #define DBXFS_EVICT_H
 
 #include "dbxfs.h"
 
-/* A copy was made or became clean: the next tick checks the cap. */
-void evict_note(struct dbxfs *fs);
-/* Evicts until copies and block cache fit the cap (if evict_note was called
- * since the last pass, or force). Returns how many copies went, or -errno. */
-int evict_copies(struct dbxfs *fs, int force);
+/* A copy of `bytes` was made or became clean. */
+void evict_note(struct dbxfs *fs, uint64_t bytes);
+/* Evicts until the copies and the block cache fit the cap. The staging
+ * directory is only scanned when the bound kept by evict_note says they may
+ * not (and once after mounting). Returns how many copies went, or -errno. */
+int evict_copies(struct dbxfs *fs);
 
 #endif

@@ -225,7 +225,9 @@ static int mount_and_serve(struct dbxfs *fs, int lock_fd, char *err, size_t errl
 
 static int run(struct dbxfs_opts *o, char *err, size_t errlen)
 {
-    struct dbxfs fs = { .opts = o, .cache_dir = o->cache_dir };
+    /* copies_bytes: unknown until the first eviction pass counts them */
+    struct dbxfs fs = { .opts = o, .cache_dir = o->cache_dir,
+                        .copies_bytes = UINT64_MAX / 4 };
     int lock_fd, rc;
 
     if (mounted_on(o->mountpoint)) {

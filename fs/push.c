@@ -128,7 +128,7 @@ static void *journal_thread(void *arg)
          * cache's cap is checked on the same tick. */
         if (time(NULL) - synced >= 5) {
             metadb_sync(p->fs->db);
-            evict_copies(p->fs, 0);
+            evict_copies(p->fs);
             synced = time(NULL);
         }
         wait_for_quiet(p);

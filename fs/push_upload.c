@@ -154,7 +154,7 @@ static int settle(struct push *p, struct upload_slot *slot, const struct cnode *
         }
         rc = tree_write(p->fs, do_committed, &c);
         if (rc == 0)
-            evict_note(p->fs);         /* the copy may be clean now */
+            evict_note(p->fs, n->size);   /* the copy may be clean now */
         if (c.repatch)
             push_signal(p);
         if (c.refresh)

@@ -150,6 +150,7 @@ static int do_set_copy(struct dbxfs *fs, metadb_txn *t, void *arg)
     if (n.content_rev != a->rev)
         return -EAGAIN;
     n.flags |= CN_COPY;
+    a->size = n.size;
     return metadb_node_put(t, &n);
 }
 
@@ -159,7 +160,7 @@ int tree_set_copy(struct dbxfs *fs, uint64_t id, uint64_t content_rev)
     int rc = tree_write(fs, do_set_copy, &a);
 
     if (rc == 0)
-        evict_note(fs);
+        evict_note(fs, a.size);
     return rc;
 }
 

@@ -216,6 +216,16 @@ if sys_on passthrough; then
     "$PT" -f -o source="$WORK/ptsrc" "$WORK/mnt/pt" 2>"$WORK/log/passthrough.log" &
     PIDS+=($!); MPID[pt]=$!; MOUNTS+=("$WORK/mnt/pt")
     wait_mounted "$WORK/mnt/pt" $! || { echo "passthrough_ll did not mount" >&2; exit 1; }
+    if wl_on creates; then
+        # The same kernel work per create as dbxfs: default_permissions makes
+        # the kernel GETATTR the directory after each create, and answering
+        # xattrs brings a GETXATTR security.capability before each write.
+        mkdir -p "$WORK/ptdpsrc" "$WORK/mnt/ptdp"
+        "$PT" -f -o source="$WORK/ptdpsrc",default_permissions,xattr "$WORK/mnt/ptdp" \
+            2>"$WORK/log/passthrough-dp.log" &
+        PIDS+=($!); MPID[ptdp]=$!; MOUNTS+=("$WORK/mnt/ptdp")
+        wait_mounted "$WORK/mnt/ptdp" $! || { echo "passthrough_ll (dp) did not mount" >&2; exit 1; }
+    fi
 fi
 if sys_on rclone; then
     : > "$WORK/rclone.conf"
@@ -369,6 +379,8 @@ summary() {
         D=$(med creates.dbxfs.0); P=$(med creates.passthrough.0); DD=$(med "creates.dbxfs.$DELAY")
         row "(d) $FILES creates, files/s to the last close" creates .0 "/s" "≥ passthrough" \
             "$(mark "$D" ge "$D" "$P")" "$(rerun creates $SYSLIST)"
+        P=$(med creates.ptdp.0)
+        echo "| (d) $FILES creates, files/s, passthrough_ll -o default_permissions,xattr (the same kernel requests as dbxfs) | - | $(cell creates.ptdp.0 /s) | - | $(cell creates.dbxfs.0 /s) | - | $(ratio "$D" "$P") | - | ≥ passthrough | $(mark "$D" ge "$D" "$P") | \`$(rerun creates passthrough dbxfs)\` |"
         row "(d) $FILES creates, files/s until all on the server" creates_commit .0 "/s" "" "" "$(rerun creates $SYSLIST)"
         row "(d) $FILES creates, +$DELAY ms each way, files/s to the last close" creates ".$DELAY" "/s" \
             "≥ 0.9x dbxfs without delay" "$(mark "$DD" ge "$DD" "$(awk -v d="$D" 'BEGIN { print d * 0.9 }')")" \
@@ -517,7 +529,14 @@ if wl_on creates; then
                 fi
                 case $s in
                 local) rm -rf "$WORK/local/$dir" ;;
-                passthrough) guard pt 300 rm -rf "$WORK/mnt/pt/$dir" ;;
+                passthrough)
+                    guard pt 300 rm -rf "$WORK/mnt/pt/$dir"
+                    sync; sleep 1
+                    eval "$(fsb ptdp 1800 creates "$WORK/mnt/ptdp/$dir" "$FILES" "$FSIZE" --seed "$SEED")"
+                    v=$(fps "$FILES" "$create_s"); rec "creates.ptdp.$d" "$v"
+                    fig "creates passthrough -o default_permissions,xattr: $v files/s (${create_s} s)" \
+                        "$(rerun creates passthrough)"
+                    guard ptdp 300 rm -rf "$WORK/mnt/ptdp/$dir" ;;
                 rclone) unmount rcc ;;
                 dbxfs) unmount dbc ;;
                 esac
