@@ -76,8 +76,10 @@ static int do_evict(struct dbxfs *fs, metadb_txn *t, void *arg)
     struct cnode n;
     int rc = metadb_node_get(t, *id, &n);
 
-    if (rc || !evictable(&n))
-        return rc == -ENOENT ? -EAGAIN : rc ? rc : -EAGAIN;
+    if (rc == -ENOENT || (rc == 0 && !evictable(&n)))
+        return -EAGAIN;             /* gone, written or open meanwhile: skip */
+    if (rc)
+        return rc;
     if (!ofile_evict_copy(fs->files, *id, staging_drop, &copy))
         return -EAGAIN;
     n.flags &= ~CN_COPY;

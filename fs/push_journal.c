@@ -181,6 +181,31 @@ static int resolve_exists(struct dbxfs *fs, struct op *o, const cJSON *reply)
     return op_move(fs, o, parent, copy);
 }
 
+static int do_undelete(struct dbxfs *fs, metadb_txn *t, void *arg)
+{
+    int rc = metadb_gone_del(t, *(uint64_t *)arg);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+/* 409 not_empty on a delete: another device put files in the directory
+ * this one removed, unseen here. Deleting them would lose that work, so
+ * the directory comes back here, holding only those files (what this
+ * device deleted inside it stays deleted: those deletes went first). */
+static int resolve_not_empty(struct dbxfs *fs, struct op *o)
+{
+    uint64_t id = o->id;
+    int rc = op_done(fs, o, NULL);
+
+    if (rc == 0)
+        rc = tree_write(fs, do_undelete, &id);
+    if (rc == 0) {
+        log_warn("node %016llx was not deleted: it holds files added on another "
+                 "device; it is back", (unsigned long long)id);
+        pull_refresh(fs, id);
+    }
+    return rc;
+}
+
 static int send_op(struct push *p, struct op *o, long *status, cJSON **reply)
 {
     char path[64], id[17];
@@ -216,6 +241,9 @@ static int settle(struct push *p, struct op *o, long status, const cJSON *reply)
     if (status == 409 && code && strcmp(code, "exists") == 0 &&
         cJSON_GetObjectItem(o->body, "name"))
         return resolve_exists(p->fs, o, reply);
+    if (status == 409 && code && strcmp(code, "not_empty") == 0 &&
+        strcmp(o->kind, "delete") == 0)
+        return resolve_not_empty(p->fs, o);
     if (status == 404 && strcmp(o->kind, "create") == 0) {
         const cJSON *name = cJSON_GetObjectItem(o->body, "name");
         log_warn("the folder of \"%s\" was deleted on the server: moving it to the root",

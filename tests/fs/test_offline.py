@@ -133,3 +133,34 @@ def test_mount_offline_with_cache(own_server, make_mount):
     a.wait_idle(T(60))
     assert_server_matches(a)
     assert a.account.download(a.account.lookup("dir/while-down")["id"]) == b"written with dbxd down"
+
+
+@pytest.mark.watchdog(180)
+def test_delete_of_dir_filled_elsewhere_brings_it_back(own_server, make_mount):
+    """B removes a directory while away; meanwhile A puts a file in it. B's
+    delete reaches dbxd after A's file (409 not_empty): nothing is lost, the
+    directory comes back on B holding A's file; what B deleted inside it
+    stays deleted."""
+    acct = Account(own_server)
+    a = make_mount(own_server, acct, "a")
+    b = make_mount(own_server, acct, "b")
+    os.makedirs(a.path("d"))
+    write_file(a.path("d/old.txt"), b"old")
+    a.wait_idle()
+    wait_for(lambda: os.path.exists(b.path("d/old.txt")), T(15), "d/old.txt on B")
+    own_server.stop()
+    wait_offline(b)
+    os.unlink(b.path("d/old.txt"))
+    os.rmdir(b.path("d"))
+    b.unmount()                                  # the deletes wait in B's journal
+    own_server.restart()
+    a.wait_idle(T(60))
+    write_file(a.path("d/new.txt"), b"added while B was away")
+    a.wait_idle()
+    b.mount()
+    b.wait_idle(T(60))
+    wait_for(lambda: os.path.exists(b.path("d/new.txt")), T(15), "d and A's file back on B")
+    assert read_file(b.path("d/new.txt")) == b"added while B was away"
+    assert sorted(os.listdir(b.path("d"))) == ["new.txt"]
+    assert sorted(os.listdir(a.path("d"))) == ["new.txt"]
+    assert "was not deleted" in b.log_tail()
