@@ -1,6 +1,6 @@
 /* api: the handlers of the v1 endpoints (docs/api.md), one file per
  * resource: api_auth.c, api_nodes.c, api_uploads.c, api_chunks.c,
- * api_changes.c, api_shares.c, api_links.c. routes.c maps paths to them. */
+ * api_changes.c, api_shares.c, api_links.c, api_batch.c. routes.c maps paths to them. */
 #ifndef DBX_API_H
 #define DBX_API_H
 
@@ -16,6 +16,7 @@ enum MHD_Result api_node_children(struct http_req *r);
 enum MHD_Result api_node_create(struct http_req *r);
 enum MHD_Result api_node_patch(struct http_req *r);
 enum MHD_Result api_node_delete(struct http_req *r);
+enum MHD_Result api_batch(struct http_req *r);
 
 enum MHD_Result api_upload_open(struct http_req *r);
 enum MHD_Result api_upload_get(struct http_req *r);

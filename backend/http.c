@@ -15,6 +15,8 @@
 
 const char *http_query(struct http_req *r, const char *key)
 {
+    if (r->capture)
+        return NULL;
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
@@ -29,6 +31,10 @@ enum MHD_Result http_reply_response(struct http_req *r, unsigned status, struct 
         return MHD_NO;
     r->status = status;
     r->replied = 1;
+    if (r->capture) {
+        MHD_destroy_response(resp);
+        return MHD_YES;
+    }
     enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -36,6 +42,12 @@ enum MHD_Result http_reply_response(struct http_req *r, unsigned status, struct 
 
 enum MHD_Result http_reply_json(struct http_req *r, unsigned status, cJSON *body)
 {
+    if (r->capture) {
+        r->status = status;
+        r->replied = 1;
+        r->captured = body;
+        return MHD_YES;
+    }
     char *text = body ? cJSON_PrintUnformatted(body) : NULL;
     cJSON_Delete(body);
     if (!text)
@@ -159,8 +171,7 @@ static const char *param_error(const char *pat)
     return "invalid_id";
 }
 
-/* Finds the route; answers 404, 405 or 400 itself when there is none. */
-static const struct route *route_find(struct http_req *r)
+const struct route *http_route_find(struct http_req *r)
 {
     int path_known = 0;
     const char *bad = NULL;
@@ -262,7 +273,7 @@ static void req_begin(struct http_req *r, size_t url_len)
         http_reply_error(r, 404, "not_found", "no such endpoint");
         return;
     }
-    if (!(r->route = route_find(r)))
+    if (!(r->route = http_route_find(r)))
         return;
     unsigned f = r->route->flags;
     r->body_limit = (f & ROUTE_STREAM) ? CHUNK_MAX_STORED

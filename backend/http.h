@@ -63,10 +63,18 @@ struct http_req {
     /* owned by a streaming handler; freed by its route's cleanup */
     void *stream;
     void (*stream_free)(void *stream);
+    /* An operation inside POST /v1/batch: the answer is kept here (the
+     * caller owns it) instead of being sent, and the query is empty. */
+    cJSON *captured;
+    int capture;
 };
 
 /* The route table (routes.c). */
 extern const struct route http_routes[];
+
+/* The route of r->method and r->path (its parameters filled in), or NULL
+ * with the 404, 405 or 400 answered. */
+const struct route *http_route_find(struct http_req *r);
 
 int http_start(struct dbxd *d);
 void http_stop(struct dbxd *d);

@@ -15,6 +15,7 @@ const struct route http_routes[] = {
     {"DELETE", "/v1/nodes/{id}", AUTH, api_node_delete, NULL, NULL},
     {"GET", "/v1/nodes/{id}/children", AUTH, api_node_children, NULL, NULL},
     {"GET", "/v1/nodes/{id}/content", AUTH, api_content_get, NULL, NULL},
+    {"POST", "/v1/batch", AUTH | JSON | ROUTE_BIG, api_batch, NULL, NULL},
 
     {"POST", "/v1/uploads", AUTH | JSON | ROUTE_BIG, api_upload_open, NULL, NULL},
     {"GET", "/v1/uploads/{upload}", AUTH, api_upload_get, NULL, NULL},

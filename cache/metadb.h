@@ -106,9 +106,11 @@ int metadb_map_find(metadb_txn *t, uint64_t id, uint64_t off,
 /* The journal: operations are JSON text, appended in order. Appending or
  * removing keeps the node's pending count. */
 int metadb_journal_append(metadb_txn *t, uint64_t id, const char *op);
-/* The oldest operation: *seq, *id and a malloc'd copy in *op. -ENOENT when
- * the journal is empty. */
-int metadb_journal_first(metadb_txn *t, uint64_t *seq, uint64_t *id, char **op);
+/* The oldest operation after sequence number `after` (0: the oldest of
+ * all; they start at 1): *seq, *id and a malloc'd copy in *op. -ENOENT when
+ * there is none. */
+int metadb_journal_next(metadb_txn *t, uint64_t after, uint64_t *seq, uint64_t *id,
+                        char **op);
 int metadb_journal_replace(metadb_txn *t, uint64_t seq, uint64_t id, const char *op);
 int metadb_journal_del(metadb_txn *t, uint64_t seq);
 uint64_t metadb_journal_count(metadb_txn *t);

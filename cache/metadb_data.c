@@ -203,15 +203,18 @@ int metadb_journal_append(metadb_txn *t, uint64_t id, const char *op)
     return pending_add(t, id, 1);
 }
 
-int metadb_journal_first(metadb_txn *t, uint64_t *seq, uint64_t *id, char **op)
+int metadb_journal_next(metadb_txn *t, uint64_t after, uint64_t *seq, uint64_t *id,
+                        char **op)
 {
     MDB_cursor *c = metadb_cursor(t, DBI_JOURNAL);
-    MDB_val key, v;
+    uint8_t k[8];
+    MDB_val key = { 8, k }, v;
     int rc;
 
     if (!c)
         return -EIO;
-    rc = mdb_err(mdb_cursor_get(c, &key, &v, MDB_FIRST));
+    put_be64(k, after + 1);
+    rc = mdb_err(mdb_cursor_get(c, &key, &v, MDB_SET_RANGE));
     if (rc == 0 && (key.mv_size != 8 || v.mv_size < 9))
         rc = -EIO;
     if (rc == 0) {

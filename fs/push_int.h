@@ -37,13 +37,15 @@ struct push {
     pthread_t journal;
     int started;
     httpc *h;                    /* the journal thread's */
+    int no_batch;                /* dbxd has no POST /v1/batch (older server) */
     struct upload_slot slots[PUSH_UPLOADERS];
 };
 
 /* Wakes the push threads (for work they made themselves). */
 void push_signal(struct push *p);
-/* One journal operation sent (0), nothing to send (-ENOENT), or a failure
- * worth retrying later (other -errno). */
+/* The oldest journal operations sent, up to PUSH_BATCH in one request (0),
+ * nothing to send (-ENOENT), or a failure worth retrying later (other
+ * -errno). */
 int push_journal_step(struct push *p);
 /* One dirty file uploaded, or -ENOENT when none is ready. */
 int push_upload_step(struct push *p, struct upload_slot *slot);

@@ -12,6 +12,8 @@
 #include "push_int.h"
 #include "tree.h"
 
+#define PUSH_BATCH 128           /* operations sent in one request */
+
 struct op {
     uint64_t seq, id;
     char *text;
@@ -45,17 +47,15 @@ static void op_free(struct op *o)
     cJSON_Delete(o->json);
 }
 
-static int op_load(struct dbxfs *fs, struct op *o)
+/* Reads the operation after sequence number `after` in the read
+ * transaction t. -EINVAL (with o->seq set) when it cannot be parsed. */
+static int op_load(metadb_txn *t, uint64_t after, struct op *o)
 {
-    metadb_txn *t;
     const cJSON *kind;
-    int rc = metadb_begin(fs->db, 0, &t);
+    int rc;
 
     memset(o, 0, sizeof(*o));
-    if (rc)
-        return rc;
-    rc = metadb_journal_first(t, &o->seq, &o->id, &o->text);
-    metadb_abort(t);
+    rc = metadb_journal_next(t, after, &o->seq, &o->id, &o->text);
     if (rc)
         return rc;
     o->json = cJSON_Parse(o->text);
@@ -65,6 +65,33 @@ static int op_load(struct dbxfs *fs, struct op *o)
     o->kind = kind->valuestring;
     o->body = cJSON_GetObjectItem(o->json, "body");
     return 0;
+}
+
+/* Loads up to max operations, oldest first: how many (at least 1), or
+ * -ENOENT, or -EINVAL with ops[0] the unreadable oldest one. An unreadable
+ * one further on ends the list there (it comes first next time). */
+static int ops_load(struct dbxfs *fs, struct op *ops, int max)
+{
+    metadb_txn *t;
+    uint64_t after = 0;
+    int n = 0, rc = metadb_begin(fs->db, 0, &t);
+
+    if (rc)
+        return rc;
+    for (; n < max; n++) {
+        if ((rc = op_load(t, after, &ops[n])))
+            break;
+        after = ops[n].seq;
+    }
+    metadb_abort(t);
+    if (n > 0) {
+        if (rc)
+            op_free(&ops[n]);
+        return n;
+    }
+    if (rc != -EINVAL)
+        op_free(&ops[0]);
+    return rc;
 }
 
 /* The operation is done (or dropped): out of the journal, and the node
@@ -206,28 +233,61 @@ static int resolve_not_empty(struct dbxfs *fs, struct op *o)
     return rc;
 }
 
+/* The method and path of the request that carries o. */
+static const char *op_request(const struct op *o, char path[64])
+{
+    char id[17];
+
+    if (strcmp(o->kind, "create") == 0) {
+        snprintf(path, 64, "/v1/nodes");
+        return "POST";
+    }
+    wire_id_format(o->id, id);
+    snprintf(path, 64, "/v1/nodes/%s", id);
+    return strcmp(o->kind, "patch") == 0 ? "PATCH" : "DELETE";
+}
+
+static int sent(struct push *p, int rc, long status)
+{
+    if (atomic_load(&p->stop))
+        return -EINTR;
+    conn_note(p->fs, rc == 0, rc == 0 ? status : 0);
+    return rc ? -EIO : 0;
+}
+
 static int send_op(struct push *p, struct op *o, long *status, cJSON **reply)
 {
-    char path[64], id[17];
-    const char *method;
+    char path[64];
+    const char *method = op_request(o, path);
     int rc;
 
-    wire_id_format(o->id, id);
-    if (strcmp(o->kind, "create") == 0) {
-        method = "POST";
-        snprintf(path, sizeof(path), "/v1/nodes");
-    } else {
-        method = strcmp(o->kind, "patch") == 0 ? "PATCH" : "DELETE";
-        snprintf(path, sizeof(path), "/v1/nodes/%s", id);
-    }
     log_debug("push %s", o->text);
     rc = httpc_json(p->h, method, path, o->body, status, reply);
     if (rc == 0 && *status >= 400)
         log_debug("push answer %ld %s", *status, httpc_errcode(*reply) ? httpc_errcode(*reply) : "");
-    if (atomic_load(&p->stop))
-        return -EINTR;
-    conn_note(p->fs, rc == 0, rc == 0 ? *status : 0);
-    return rc ? -EIO : 0;
+    return sent(p, rc, *status);
+}
+
+static cJSON *batch_body(struct op *ops, int n)
+{
+    cJSON *req = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(req, "ops");
+
+    for (int i = 0; list && i < n; i++) {
+        char path[64];
+        const char *method = op_request(&ops[i], path);
+        cJSON *item = cJSON_CreateObject();
+        if (!item || !cJSON_AddItemToArray(list, item) ||
+            !cJSON_AddStringToObject(item, "method", method) ||
+            !cJSON_AddStringToObject(item, "path", path) ||
+            (ops[i].body && !cJSON_AddItemReferenceToObject(item, "body", ops[i].body)))
+            list = NULL;
+        log_debug("push %s", ops[i].text);
+    }
+    if (!list) {
+        cJSON_Delete(req);
+        return NULL;
+    }
+    return req;
 }
 
 static int settle(struct push *p, struct op *o, long status, const cJSON *reply)
@@ -257,22 +317,69 @@ static int settle(struct push *p, struct op *o, long status, const cJSON *reply)
     return op_done(p->fs, o, NULL);
 }
 
-int push_journal_step(struct push *p)
+static int send_one(struct push *p, struct op *o)
 {
-    struct op o;
     cJSON *reply = NULL;
     long status = 0;
-    int rc = op_load(p->fs, &o);
+    int rc = send_op(p, o, &status, &reply);
 
-    if (rc == -EINVAL) {
-        log_error("unreadable journal entry %llu dropped", (unsigned long long)o.seq);
-        rc = op_done(p->fs, &o, NULL);
-    } else if (rc == 0) {
-        rc = send_op(p, &o, &status, &reply);
-        if (rc == 0)
-            rc = settle(p, &o, status, reply);
+    if (rc == 0)
+        rc = settle(p, o, status, reply);
+    cJSON_Delete(reply);
+    return rc;
+}
+
+/* Sends ops[0..n) in one POST /v1/batch and settles each answer in order;
+ * dbxd stops at the first that fails, so the rest stay queued. */
+static int send_batch(struct push *p, struct op *ops, int n)
+{
+    cJSON *req = batch_body(ops, n), *reply = NULL;
+    const cJSON *results, *res;
+    long status = 0;
+    int rc = req ? 0 : -ENOMEM, i = 0;
+
+    if (rc == 0)
+        rc = sent(p, httpc_json(p->h, "POST", "/v1/batch", req, &status, &reply), status);
+    cJSON_Delete(req);
+    if (rc == 0 && (status == 404 || status == 405)) {
+        log_info("dbxd has no /v1/batch: one operation per request");
+        p->no_batch = 1;
+    } else if (rc == 0 && status != 200) {
+        /* Not an answer per operation: the oldest, sent alone, tells. */
+        if (status >= 500 || status == 429 || status == 401 || status == 408)
+            rc = -EAGAIN;
+        else
+            rc = send_one(p, &ops[0]);
+        status = 0;
+    }
+    results = rc == 0 && status == 200 ? cJSON_GetObjectItem(reply, "results") : NULL;
+    cJSON_ArrayForEach(res, results) {
+        const cJSON *st = cJSON_GetObjectItem(res, "status");
+        if (i == n || !cJSON_IsNumber(st) || rc)
+            break;
+        if ((long)st->valuedouble >= 400)
+            log_debug("push answer %ld", (long)st->valuedouble);
+        rc = settle(p, &ops[i++], (long)st->valuedouble, cJSON_GetObjectItem(res, "body"));
     }
     cJSON_Delete(reply);
-    op_free(&o);
+    return rc;
+}
+
+int push_journal_step(struct push *p)
+{
+    struct op ops[PUSH_BATCH];
+    int n = ops_load(p->fs, ops, p->no_batch ? 1 : PUSH_BATCH), rc;
+
+    if (n == -EINVAL) {
+        log_error("unreadable journal entry %llu dropped", (unsigned long long)ops[0].seq);
+        rc = op_done(p->fs, &ops[0], NULL);
+        op_free(&ops[0]);
+        return rc;
+    }
+    if (n < 0)
+        return n;
+    rc = n == 1 ? send_one(p, &ops[0]) : send_batch(p, ops, n);
+    for (int i = 0; i < n; i++)
+        op_free(&ops[i]);
     return rc;
 }

@@ -182,7 +182,9 @@ int push_upload_step(struct push *p, struct upload_slot *slot)
 
     if (rc)
         return rc;
-    fd = staging_open(p->fs->cache_dir, n.id, O_RDONLY);
+    /* O_NOATIME: the upload reading a copy is not a use of it (evict.c
+     * ranks copies by atime). */
+    fd = staging_open(p->fs->cache_dir, n.id, O_RDONLY | O_NOATIME);
     if (fd < 0) {
         release_slot(p, slot);
         return fd;

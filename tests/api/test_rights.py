@@ -144,6 +144,36 @@ def _create(c, w, parent, name, type="dir", id=None):
     return c.post("/v1/nodes", body)
 
 
+class _Result:
+    """One operation's answer inside POST /v1/batch, read like a response."""
+
+    def __init__(self, res, outer):
+        self.status_code, self._body = res["status"], res["body"]
+        self.headers, self.text = outer.headers, str(res["body"])
+        self.content = self.text.encode()
+        self.request = outer.request
+
+    def json(self):
+        return self._body
+
+
+def _batch(c, ops):
+    """POST /v1/batch; the answer of its last operation (the batch stops at
+    the first that fails), or the batch's own answer when it is refused."""
+    r = c.post("/v1/batch", {"ops": ops})
+    if r.status_code != 200:
+        return r
+    results = r.json()["results"]
+    assert 1 <= len(results) <= len(ops), results
+    return _Result(results[-1], r)
+
+
+def _batch_create(c, w, parent, name):
+    body = {"id": new_id(), "parent": w.ids[parent], "name": name, "type": "dir",
+            "mode": 0o755, "uid": 1000, "gid": 1000}
+    return _batch(c, [{"method": "POST", "path": "/v1/nodes", "body": body}])
+
+
 def _other(c):
     """Another recipient of the shares of F, D and ED."""
     return "bob" if c.user == "carol" else "carol"
@@ -321,6 +351,21 @@ MATRIX = {
         # as unlink(2): the share root's directory is not the editor's
         "delete share root F": C(lambda c, w: c.delete(_node(w, "F")), DENY, DENY, HIDE),
         "delete share root ED": C(lambda c, w: c.delete(_node(w, "ED")), DENY, DENY, HIDE),
+    }),
+    # each operation is checked as if it came alone, with the batch's caller
+    ("POST", "/v1/batch"): Route({
+        "batch: create dir in D": C(lambda c, w: _batch_create(c, w, "D", "b-dir"),
+                                    DENY, ALLOW, HIDE, writes=True),
+        "batch: rename IF": C(lambda c, w: _batch(c, [{"method": "PATCH", "path": _node(w, "IF"),
+                                                       "body": {"name": "pwned"}}]),
+                              DENY, ALLOW, HIDE, writes=True),
+        "batch: delete DF": C(lambda c, w: _batch(c, [{"method": "DELETE", "path": _node(w, "DF")}]),
+                              DENY, ALLOW, HIDE, writes=True),
+        "batch: delete share root F": C(lambda c, w: _batch(
+            c, [{"method": "DELETE", "path": _node(w, "F")}]), DENY, DENY, HIDE),
+        "batch: own node, then delete IF": C(lambda c, w: _batch(
+            c, [{"method": "PATCH", "path": "/v1/nodes/%s" % _mine(c, w), "body": {"mode": 0o600}},
+                {"method": "DELETE", "path": _node(w, "IF")}]), DENY, ALLOW, HIDE, writes=True),
     }),
     ("GET", "/v1/nodes/{id}/children"): Route({
         "children of %s" % k: C(lambda c, w, k=k: c.get(_node(w, k, "/children")), ALLOW, ALLOW,

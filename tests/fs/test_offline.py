@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from conftest import (Account, MiB, T, assert_same_tree, assert_server_matches, bounded,
-                      expect_errno, log, read_file, sha, sha_file, snapshot, wait_for,
+from conftest import (SHARED_NAME, Account, MiB, T, assert_same_tree, assert_server_matches,
+                      bounded, expect_errno, log, read_file, sha, sha_file, snapshot, wait_for,
                       write_file)
 
 
@@ -164,3 +164,33 @@ def test_delete_of_dir_filled_elsewhere_brings_it_back(own_server, make_mount):
     assert sorted(os.listdir(b.path("d"))) == ["new.txt"]
     assert sorted(os.listdir(a.path("d"))) == ["new.txt"]
     assert "was not deleted" in b.log_tail()
+
+
+@pytest.mark.watchdog(180)
+def test_queued_changes_go_in_batches(own_server, make_mount):
+    """Work queued while away reaches dbxd many operations per request
+    (POST /v1/batch), in order, and all of it arrives."""
+    acct = Account(own_server)
+    a = make_mount(own_server, acct, "a")
+    os.listdir(a.mnt)
+    own_server.stop()
+    wait_offline(a)
+    for i in range(300):
+        os.mkdir(a.path("d%03d" % i))
+    for i in range(0, 300, 3):
+        os.rename(a.path("d%03d" % i), a.path("d%03d/moved" % (i + 1)))
+    for i in range(2, 300, 3):
+        os.rmdir(a.path("d%03d" % i))
+    own_server.restart()
+    a.wait_idle(T(60))
+    with open(own_server.log_path, "rb") as f:
+        lines = f.read().decode(errors="replace").splitlines()[-2000:]
+    batches = [l for l in lines if "POST /v1/batch 200" in l]
+    singles = [l for l in lines if "POST /v1/nodes " in l or "PATCH /v1/nodes/" in l or
+               "DELETE /v1/nodes/" in l]
+    log("500 queued operations went in %d batches and %d single requests" % (
+        len(batches), len(singles)))
+    assert 1 <= len(batches) <= 10 and len(singles) <= 5
+    assert_server_matches(a)
+    assert sorted(set(os.listdir(a.mnt)) - {SHARED_NAME}) == ["d%03d" % i for i in range(1, 300, 3)]
+    assert os.listdir(a.path("d001")) == ["moved"]
