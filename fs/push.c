@@ -191,6 +191,7 @@ int push_start(struct dbxfs *fs)
     p->started = 1;
     for (int i = 0; i < PUSH_UPLOADERS; i++) {
         p->slots[i].push = p;
+        p->slots[i].max_size = i < PUSH_ANY_SLOTS ? 0 : PUSH_SMALL_MAX;
         transfer_opts o = { .progress = push_upload_progress,
                             .progress_arg = &p->slots[i] };
         p->slots[i].t = transfer_new(fs->pool, &o);

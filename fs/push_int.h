@@ -9,7 +9,14 @@
 #include "dbxfs.h"
 #include "transfer.h"
 
-#define PUSH_UPLOADERS 2
+/* Upload slots, one thread each. Any slot takes any file; the small-file
+ * slots only take files up to PUSH_SMALL_MAX, so that many small files
+ * upload side by side (each costs three round trips: open, chunk, commit)
+ * without as many large uploads holding their chunk buffers at once. */
+#define PUSH_ANY_SLOTS 2
+#define PUSH_SMALL_SLOTS 14
+#define PUSH_UPLOADERS (PUSH_ANY_SLOTS + PUSH_SMALL_SLOTS)
+#define PUSH_SMALL_MAX (1u << 20)
 
 struct push;
 
@@ -18,6 +25,7 @@ struct upload_slot {
     pthread_t thread;
     int started;
     transfer *t;
+    uint64_t max_size;           /* 0: any file; else files up to this size */
     /* What it uploads now (guarded by push->mu; id 0: idle). */
     uint64_t id;
     char name[256];

@@ -39,6 +39,7 @@ static int claim_page(struct push *p, metadb_txn *t, struct upload_slot *slot,
         /* An orphan was unlinked here: its bytes are not wanted anywhere. */
         if (busy || ofile_writing(p->fs->files, ids[i]) ||
             metadb_node_get(t, ids[i], n) || (n->flags & (CN_LOCAL | CN_ORPHAN)) ||
+            (slot->max_size && n->size > slot->max_size) ||
             metadb_dirty_get(t, ids[i], gen))
             continue;
         slot->id = n->id;

@@ -380,7 +380,7 @@ summary() {
         row "(d) $FILES creates, files/s to the last close" creates .0 "/s" "≥ passthrough" \
             "$(mark "$D" ge "$D" "$P")" "$(rerun creates $SYSLIST)"
         P=$(med creates.ptdp.0)
-        echo "| (d) $FILES creates, files/s, passthrough_ll -o default_permissions,xattr (the same kernel requests as dbxfs) | - | $(cell creates.ptdp.0 /s) | - | $(cell creates.dbxfs.0 /s) | - | $(ratio "$D" "$P") | - | ≥ passthrough | $(mark "$D" ge "$D" "$P") | \`$(rerun creates passthrough dbxfs)\` |"
+        sys_on passthrough && echo "| (d) $FILES creates, files/s, passthrough_ll -o default_permissions,xattr (the same kernel requests as dbxfs) | - | $(cell creates.ptdp.0 /s) | - | $(cell creates.dbxfs.0 /s) | - | $(ratio "$D" "$P") | - | ≥ passthrough | $(mark "$D" ge "$D" "$P") | \`$(rerun creates passthrough dbxfs)\` |"
         row "(d) $FILES creates, files/s until all on the server" creates_commit .0 "/s" "" "" "$(rerun creates $SYSLIST)"
         row "(d) $FILES creates, +$DELAY ms each way, files/s to the last close" creates ".$DELAY" "/s" \
             "≥ 0.9x dbxfs without delay" "$(mark "$DD" ge "$DD" "$(awk -v d="$D" 'BEGIN { print d * 0.9 }')")" \
