@@ -13,11 +13,11 @@ int file_open_copy(struct dbxfs *fs, struct ofile *of, const struct cnode *n,
 /* truncate/ftruncate. */
 int file_truncate(struct dbxfs *fs, uint64_t id, uint64_t size,
                   struct fuse_file_info *fi);
-/* open(O_TRUNC): empties the open file, recorded at its flush. */
+/* open(O_TRUNC): empties the open file, recorded at its release. */
 int file_truncate_open(struct dbxfs *fs, struct ofile *of);
 /* Call before the staging file of `of` changes: the first change since the
- * last flush marks the node dirty in the store first, so that a crash
- * before the flush cannot leave changed bytes under a record that says
+ * last release marks the node dirty in the store first, so that a crash
+ * before the release cannot leave changed bytes under a record that says
  * they are the server's (the restart uploads them instead). */
 int file_begin_write(struct dbxfs *fs, struct ofile *of);
 /* Records what was written through of since the last call (size, mtime,

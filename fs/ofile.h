@@ -3,7 +3,7 @@
  *
  * While a file's content is local (a staging file: CN_COPY), fd is that
  * file opened read-write and size/mtime here are the truth, ahead of the
- * metadata store until the next flush. Otherwise fd is -1 and reads go
+ * metadata store until the next release. Otherwise fd is -1 and reads go
  * through fetch.c (block cache, then dbxd).
  *
  * The table's mutex guards the table and refs; each ofile's mutex guards
@@ -27,9 +27,9 @@ struct ofile {
     uint64_t size;
     struct wire_time mtime;
     uint64_t gen;              /* bumped by every write and truncate */
-    int written;               /* since the last flush */
+    int written;               /* since the last release */
     int marked;                /* the store has the node dirty for the writes
-                                * since the last flush (file_begin_write) */
+                                * since the last release (file_begin_write) */
     unsigned drops;            /* local copies dropped (file.c checks it) */
     int remote_changed;        /* a remote change waits for the last close */
     uint64_t next_off;         /* where a sequential reader reads next */
@@ -67,7 +67,7 @@ int ofile_drop_copy(struct ofile_table *t, uint64_t id,
  * open; 0 if it is. */
 int ofile_evict_copy(struct ofile_table *t, uint64_t id,
                      void (*drop)(void *arg), void *arg);
-/* 1 while an open file has changes not yet flushed: its content is not
+/* 1 while an open file has changes not yet released: its content is not
  * ready to upload (close or fsync finishes it). */
 int ofile_writing(struct ofile_table *t, uint64_t id);
 /* Sets the mtime of an open file (utimens while open). */

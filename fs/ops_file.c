@@ -1,6 +1,12 @@
 /* ops_file: FUSE handlers for file data: create, open, read, write_buf,
- * flush, release, fsync. Writes go to the staging file and return; flush
- * (every close) records the new content so the push worker uploads it. */
+ * release, fsync. Writes go to the staging file and return; release (the
+ * close of a handle) records the new content so the push worker uploads it.
+ *
+ * There is no flush handler: the kernel then stops sending FLUSH, and
+ * close() returns without a round trip to this process (RELEASE is sent
+ * in the background). Nothing is lost by it: a file is dirty in the store
+ * before its bytes change (file.h), so a crash between close() and the
+ * release still uploads what was written (tree_recover). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -43,7 +49,7 @@ static int open_node(struct dbxfs *fs, const struct cnode *n,
         rc = file_begin_write(fs, of);
     if (rc == 0 && (wants_write(fi->flags) || (n->flags & CN_COPY)))
         rc = file_open_copy(fs, of, n, created || (fi->flags & O_TRUNC));
-    /* recorded at the flush, with what is written next */
+    /* recorded at the release, with what is written next */
     if (rc == 0 && trunc)
         rc = file_truncate_open(fs, of);
     if (rc) {
@@ -180,11 +186,6 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
     fuse_reply_write(req, (size_t)n);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    fuse_reply_err(req, -file_commit_local(fs_of(req), of_of(fi)));
-}
-
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct dbxfs *fs = fs_of(req);
@@ -224,7 +225,6 @@ void ops_file_fill(struct fuse_lowlevel_ops *ops)
     ops->open = op_open;
     ops->read = op_read;
     ops->write_buf = op_write_buf;
-    ops->flush = op_flush;
     ops->release = op_release;
     ops->fsync = op_fsync;
 }

@@ -102,7 +102,7 @@ static int do_content(struct dbxfs *fs, metadb_txn *t, void *arg)
     }
     n.flags |= CN_DIRTY | CN_COPY;
     rc = metadb_node_put(t, &n);
-    /* A writer that began after this flush has marked a newer generation:
+    /* A writer that began after this release has marked a newer generation:
      * the upload must not clear its mark. */
     if (metadb_dirty_get(t, a->id, &newer) == 0 && newer > gen)
         gen = newer;
@@ -202,7 +202,7 @@ static int do_drop_orphans(struct dbxfs *fs, metadb_txn *t, void *arg)
     return rc;
 }
 
-/* A crash can stop a write between its dirty mark and its flush: the
+/* A crash can stop a write between its dirty mark and its release: the
  * staging file then holds the truth, and its size goes into the record.
  * Write generations restart past every one still marked: a write after
  * the remount must not share a generation with the upload already due,
