@@ -203,7 +203,8 @@ static int do_drop_orphans(struct dbxfs *fs, metadb_txn *t, void *arg)
 }
 
 /* A crash can stop a write between its dirty mark and its release: the
- * staging file then holds the truth, and its size goes into the record.
+ * staging file then holds the truth, and its size and mtime go into the
+ * record.
  * Write generations restart past every one still marked: a write after
  * the remount must not share a generation with the upload already due,
  * or that upload's commit would clear the newer write's mark. */
@@ -222,9 +223,12 @@ static int recover_dirty(struct dbxfs *fs, metadb_txn *t, uint64_t id)
     staging_path(fs->cache_dir, id, path);
     if (rc || stat(path, &st) != 0 || (uint64_t)st.st_size == n.size)
         return rc;
-    log_warn("\"%s\": size %llu from its local copy, written before a crash",
+    /* Writes whose release never came (close() does not wait for it): the
+     * copy's size and mtime are theirs. */
+    log_warn("\"%s\": size %llu and mtime from its local copy, written before a crash",
              n.name, (unsigned long long)st.st_size);
     n.size = (uint64_t)st.st_size;
+    n.mtime = (struct wire_time){ st.st_mtim.tv_sec, (uint32_t)st.st_mtim.tv_nsec };
     return metadb_node_put(t, &n);
 }
 
