@@ -101,7 +101,7 @@ int evict_copies(struct dbxfs *fs)
         return rc;
     rc = staging_each(fs->cache_dir, consider, &s);
     metadb_abort(s.t);
-    if (rc == 0)
+    if (rc == 0 && s.n > 1)
         qsort(s.v, s.n, sizeof(*s.v), by_use);
     for (size_t i = 0; rc == 0 && i < s.n && s.bytes + bc_bytes > cap; i++) {
         int e = tree_write(fs, do_evict, &s.v[i].id);

@@ -98,6 +98,11 @@ static int do_content(struct dbxfs *fs, metadb_txn *t, void *arg)
     if (!a->mark_only) {
         n.size = a->size;
         n.mtime = a->mtime;
+        /* What the open file holds now: a utimens or truncate that came
+         * after the caller's snapshot (close() does not wait for the
+         * release that records it) has its own transaction, and this one
+         * must not put the older values back over it. */
+        ofile_attr(fs->files, a->id, &n.size, &n.mtime);
         n.ctime = node_now();
     }
     n.flags |= CN_DIRTY | CN_COPY;
@@ -106,7 +111,7 @@ static int do_content(struct dbxfs *fs, metadb_txn *t, void *arg)
      * the upload must not clear its mark. */
     if (metadb_dirty_get(t, a->id, &newer) == 0 && newer > gen)
         gen = newer;
-    else if (!a->mark_only && a->size == 0 && (n.flags & CN_LOCAL)) {
+    else if (!a->mark_only && n.size == 0 && (n.flags & CN_LOCAL)) {
         /* Created here and left empty: its create makes it so on the
          * server (no upload can be under way before that); a new mtime
          * follows it. */
