@@ -319,8 +319,12 @@ static int check_target(struct http_req *r, ms_txn *t, const struct dbx_node *n,
         return http_reply_error(r, 409, "not_dir", "cannot replace a non-directory with a directory"), -1;
     if (n->type != NODE_DIR && victim->type == NODE_DIR)
         return http_reply_error(r, 409, "is_dir", "cannot replace a directory with a non-directory"), -1;
-    if (victim->type == NODE_DIR && !ms_dir_is_empty(t, victim->id))
-        return http_reply_error(r, 409, "not_empty", "the directory to replace is not empty"), -1;
+    if (victim->type == NODE_DIR && !ms_dir_is_empty(t, victim->id)) {
+        cJSON *extra = cJSON_CreateObject();
+        wire_add_id(extra, "existing", victim->id);
+        return http_reply_error_with(r, 409, "not_empty", "the directory to replace is not empty",
+                                     extra), -1;
+    }
     return 0;
 }
 

@@ -189,29 +189,51 @@ static int op_move(struct dbxfs *fs, struct op *o, uint64_t parent, const char *
     return rc;
 }
 
+/* Ours moves aside to a conflicted-copy name, and the operation is retried
+ * there. */
+static int keep_as_conflicted_copy(struct dbxfs *fs, struct op *o, const char *why)
+{
+    const cJSON *name = cJSON_GetObjectItem(o->body, "name");
+    uint64_t parent = 0;
+    char copy[256];
+
+    if (!cJSON_IsString(name) || wire_get_id(o->body, "parent", &parent))
+        return -EINVAL;
+    push_conflict_name(name->valuestring, copy);
+    log_warn("\"%s\" %s: keeping this device's as \"%s\"", name->valuestring, why, copy);
+    atomic_fetch_add(&fs->conflicts, 1);
+    return op_move(fs, o, parent, copy);
+}
+
 /* 409 exists: another device took the name first. Ours becomes the
  * conflicted copy (unless the holder is this very node: a replay). */
 static int resolve_exists(struct dbxfs *fs, struct op *o, const cJSON *reply)
 {
-    const cJSON *name = cJSON_GetObjectItem(o->body, "name");
-    uint64_t existing = 0, parent = 0;
-    char copy[256];
+    uint64_t existing = 0;
 
     if (wire_get_id(reply, "existing", &existing) == WIRE_OK && existing == o->id)
         return op_done(fs, o, NULL);
-    if (!cJSON_IsString(name) || wire_get_id(o->body, "parent", &parent))
-        return -EINVAL;
-    push_conflict_name(name->valuestring, copy);
-    log_warn("\"%s\" exists on the server: keeping this device's as \"%s\"",
-             name->valuestring, copy);
-    atomic_fetch_add(&fs->conflicts, 1);
-    return op_move(fs, o, parent, copy);
+    return keep_as_conflicted_copy(fs, o, "exists on the server");
 }
 
 static int do_undelete(struct dbxfs *fs, metadb_txn *t, void *arg)
 {
     int rc = metadb_gone_del(t, *(uint64_t *)arg);
     return rc == -ENOENT ? 0 : rc;
+}
+
+/* 409 not_empty on a rename over a directory: another device put files in
+ * the directory this rename replaced here. It stays, back on this device
+ * too, and ours becomes the conflicted copy beside it. */
+static int resolve_replace_not_empty(struct dbxfs *fs, struct op *o, const cJSON *reply)
+{
+    uint64_t victim = 0;
+    int rc = keep_as_conflicted_copy(fs, o, "replaced a folder that has new files on the server");
+
+    if (rc == 0 && wire_get_id(reply, "existing", &victim) == WIRE_OK &&
+        (rc = tree_write(fs, do_undelete, &victim)) == 0)
+        pull_refresh(fs, victim);
+    return rc;
 }
 
 /* 409 not_empty on a delete: another device put files in the directory
@@ -301,9 +323,9 @@ static int settle(struct push *p, struct op *o, long status, const cJSON *reply)
     if (status == 409 && code && strcmp(code, "exists") == 0 &&
         cJSON_GetObjectItem(o->body, "name"))
         return resolve_exists(p->fs, o, reply);
-    if (status == 409 && code && strcmp(code, "not_empty") == 0 &&
-        strcmp(o->kind, "delete") == 0)
-        return resolve_not_empty(p->fs, o);
+    if (status == 409 && code && strcmp(code, "not_empty") == 0)
+        return strcmp(o->kind, "delete") == 0 ? resolve_not_empty(p->fs, o)
+                                              : resolve_replace_not_empty(p->fs, o, reply);
     if (status == 404 && strcmp(o->kind, "create") == 0) {
         const cJSON *name = cJSON_GetObjectItem(o->body, "name");
         log_warn("the folder of \"%s\" was deleted on the server: moving it to the root",

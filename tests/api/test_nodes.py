@@ -278,7 +278,9 @@ def test_replace_over_nonempty_dir_409(alice, adir):
     a = alice.mkdir(adir["id"], "a")
     b = alice.mkdir(adir["id"], "b")
     alice.mkfile(b["id"], "x")
-    err(alice.patch("/v1/nodes/%s" % a["id"], {"name": "b", "replace": True}), 409, "not_empty")
+    j = err(alice.patch("/v1/nodes/%s" % a["id"], {"name": "b", "replace": True}), 409,
+            "not_empty")
+    assert j["existing"] == b["id"], j
     assert alice.names(adir["id"]) == ["a", "b"]
     assert alice.names(b["id"]) == ["x"]
 

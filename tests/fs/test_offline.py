@@ -194,3 +194,43 @@ def test_queued_changes_go_in_batches(own_server, make_mount):
     assert_server_matches(a)
     assert sorted(set(os.listdir(a.mnt)) - {SHARED_NAME}) == ["d%03d" % i for i in range(1, 300, 3)]
     assert os.listdir(a.path("d001")) == ["moved"]
+
+
+@pytest.mark.watchdog(180)
+def test_rename_over_dir_filled_elsewhere_keeps_both(own_server, make_mount):
+    """B renames X over the empty directory Y while away; meanwhile A puts a
+    file in Y. dbxd refuses to replace the now non-empty Y (409 not_empty):
+    Y stays, with A's file, on both devices, and B's X becomes the
+    conflicted copy beside it."""
+    acct = Account(own_server)
+    a = make_mount(own_server, acct, "a")
+    b = make_mount(own_server, acct, "b")
+    os.makedirs(a.path("X"))
+    write_file(a.path("X/x.txt"), b"from X")
+    os.makedirs(a.path("Y"))
+    a.wait_idle()
+    wait_for(lambda: os.path.exists(b.path("X/x.txt")) and os.path.isdir(b.path("Y")), T(15),
+             "X and Y on B")
+    os.listdir(b.path("Y"))
+    own_server.stop()
+    wait_offline(b)
+    os.rename(b.path("X"), b.path("Y"))          # rename(2) replaces an empty directory
+    assert os.listdir(b.path("Y")) == ["x.txt"]
+    b.unmount()
+    own_server.restart()
+    a.wait_idle(T(60))
+    write_file(a.path("Y/new.txt"), b"added while B was away")
+    a.wait_idle()
+    b.mount()
+    b.wait_idle(T(60))
+
+    def both_on(m):
+        names = set(os.listdir(m.mnt)) - {SHARED_NAME}
+        copies = [n for n in names if n.startswith("Y (conflicted copy")]
+        return "Y" in names and len(copies) == 1 and copies[0]
+    copy = wait_for(lambda: both_on(b), T(15), "Y and the conflicted copy on B")
+    assert os.listdir(b.path("Y")) == ["new.txt"]
+    assert read_file(b.path(copy, "x.txt")) == b"from X"
+    wait_for(lambda: both_on(a) == copy, T(15), "the same on A")
+    assert read_file(a.path("Y/new.txt")) == b"added while B was away"
+    assert_server_matches(b)
