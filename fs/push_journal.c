@@ -222,6 +222,17 @@ static int do_undelete(struct dbxfs *fs, metadb_txn *t, void *arg)
     return rc == -ENOENT ? 0 : rc;
 }
 
+/* A node removed here that the server kept: no longer a tombstone, and
+ * read again from dbxd, so that it comes back into its directory. */
+static int undelete(struct dbxfs *fs, uint64_t id)
+{
+    int rc = tree_write(fs, do_undelete, &id);
+
+    if (rc == 0)
+        pull_refresh(fs, id);
+    return rc;
+}
+
 /* 409 not_empty on a rename over a directory: another device put files in
  * the directory this rename replaced here. It stays, back on this device
  * too, and ours becomes the conflicted copy beside it. */
@@ -230,9 +241,8 @@ static int resolve_replace_not_empty(struct dbxfs *fs, struct op *o, const cJSON
     uint64_t victim = 0;
     int rc = keep_as_conflicted_copy(fs, o, "replaced a folder that has new files on the server");
 
-    if (rc == 0 && wire_get_id(reply, "existing", &victim) == WIRE_OK &&
-        (rc = tree_write(fs, do_undelete, &victim)) == 0)
-        pull_refresh(fs, victim);
+    if (rc == 0 && wire_get_id(reply, "existing", &victim) == WIRE_OK)
+        rc = undelete(fs, victim);
     return rc;
 }
 
@@ -246,12 +256,10 @@ static int resolve_not_empty(struct dbxfs *fs, struct op *o)
     int rc = op_done(fs, o, NULL);
 
     if (rc == 0)
-        rc = tree_write(fs, do_undelete, &id);
-    if (rc == 0) {
+        rc = undelete(fs, id);
+    if (rc == 0)
         log_warn("node %016llx was not deleted: it holds files added on another "
                  "device; it is back", (unsigned long long)id);
-        pull_refresh(fs, id);
-    }
     return rc;
 }
 
