@@ -25,16 +25,13 @@ static int check_op(struct http_req *r, const cJSON *op, int i)
     const cJSON *method = cJSON_GetObjectItem(op, "method");
     const cJSON *path = cJSON_GetObjectItem(op, "path");
     const cJSON *body = cJSON_GetObjectItem(op, "body");
+    const char *bad = NULL;
 
     if (!cJSON_IsObject(op))
         return http_reply_error(r, 400, "bad_request", "ops[%d] is not an object", i), -1;
-    for (const cJSON *k = op->child; k; k = k->next) {
-        int known = 0;
-        for (int j = 0; keys[j]; j++)
-            known |= strcmp(k->string, keys[j]) == 0;
-        if (!known)
-            return http_reply_error(r, 400, "bad_request", "ops[%d]: unknown field", i), -1;
-    }
+    if (wire_only_keys(op, keys, &bad))
+        return http_reply_error(r, 400, "bad_request", "ops[%d]: unknown field '%.64s'", i,
+                                bad ? bad : ""), -1;
     if (!cJSON_IsString(method) || !cJSON_IsString(path) ||
         strlen(path->valuestring) >= sizeof r->path || (body && !cJSON_IsObject(body)))
         return http_reply_error(r, 400, "bad_request",

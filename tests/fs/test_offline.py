@@ -135,6 +135,21 @@ def test_mount_offline_with_cache(own_server, make_mount):
     assert a.account.download(a.account.lookup("dir/while-down")["id"]) == b"written with dbxd down"
 
 
+def b_away_while_a_writes(server, a, b, b_work, a_file):
+    """B does b_work offline and unmounts (its work waits in its journal);
+    with dbxd back, A writes a_file; then B mounts again and pushes."""
+    server.stop()
+    wait_offline(b)
+    b_work()
+    b.unmount()
+    server.restart()
+    a.wait_idle(T(60))
+    write_file(a.path(a_file), b"added while B was away")
+    a.wait_idle()
+    b.mount()
+    b.wait_idle(T(60))
+
+
 @pytest.mark.watchdog(180)
 def test_delete_of_dir_filled_elsewhere_brings_it_back(own_server, make_mount):
     """B removes a directory while away; meanwhile A puts a file in it. B's
@@ -148,17 +163,10 @@ def test_delete_of_dir_filled_elsewhere_brings_it_back(own_server, make_mount):
     write_file(a.path("d/old.txt"), b"old")
     a.wait_idle()
     wait_for(lambda: os.path.exists(b.path("d/old.txt")), T(15), "d/old.txt on B")
-    own_server.stop()
-    wait_offline(b)
-    os.unlink(b.path("d/old.txt"))
-    os.rmdir(b.path("d"))
-    b.unmount()                                  # the deletes wait in B's journal
-    own_server.restart()
-    a.wait_idle(T(60))
-    write_file(a.path("d/new.txt"), b"added while B was away")
-    a.wait_idle()
-    b.mount()
-    b.wait_idle(T(60))
+    def b_deletes():
+        os.unlink(b.path("d/old.txt"))
+        os.rmdir(b.path("d"))
+    b_away_while_a_writes(own_server, a, b, b_deletes, "d/new.txt")
     wait_for(lambda: os.path.exists(b.path("d/new.txt")), T(15), "d and A's file back on B")
     assert read_file(b.path("d/new.txt")) == b"added while B was away"
     assert sorted(os.listdir(b.path("d"))) == ["new.txt"]
@@ -212,17 +220,10 @@ def test_rename_over_dir_filled_elsewhere_keeps_both(own_server, make_mount):
     wait_for(lambda: os.path.exists(b.path("X/x.txt")) and os.path.isdir(b.path("Y")), T(15),
              "X and Y on B")
     os.listdir(b.path("Y"))
-    own_server.stop()
-    wait_offline(b)
-    os.rename(b.path("X"), b.path("Y"))          # rename(2) replaces an empty directory
-    assert os.listdir(b.path("Y")) == ["x.txt"]
-    b.unmount()
-    own_server.restart()
-    a.wait_idle(T(60))
-    write_file(a.path("Y/new.txt"), b"added while B was away")
-    a.wait_idle()
-    b.mount()
-    b.wait_idle(T(60))
+    def b_renames():
+        os.rename(b.path("X"), b.path("Y"))      # rename(2) replaces an empty directory
+        assert os.listdir(b.path("Y")) == ["x.txt"]
+    b_away_while_a_writes(own_server, a, b, b_renames, "Y/new.txt")
 
     def both_on(m):
         names = set(os.listdir(m.mnt)) - {SHARED_NAME}
