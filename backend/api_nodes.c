@@ -237,7 +237,8 @@ enum MHD_Result api_node_create(struct http_req *r)
 
 /* --- patch: rename, move, attributes --- */
 
-static const char *const patch_keys[] = {"parent", "name", "replace", "mode", "uid", "gid",
+static const char *const patch_keys[] = {"parent", "name", "replace", "victim",
+                                         "victim_content_rev", "mode", "uid", "gid",
                                          "atime", "atime_nsec", "mtime", "mtime_nsec",
                                          "if_rev", NULL};
 
@@ -246,6 +247,9 @@ struct patch {
     const char *name;
     int replace, has_mode, has_uid, has_gid, has_atime, has_mtime, has_if_rev;
     uint64_t mode, uid, gid, if_rev;
+    /* replace: the node the caller means to replace, as it saw it (0: any) */
+    uint64_t victim, victim_content_rev;
+    int has_victim_content_rev;
     struct wire_time atime, mtime;
 };
 
@@ -276,6 +280,12 @@ static int read_patch(struct http_req *r, struct patch *p)
     p->has_mtime = rc == WIRE_OK;
     if (wire_get_bool(r->json, "replace", &p->replace) == WIRE_INVALID)
         return api_bad_field(r, "replace"), -1;
+    if (wire_get_id(r->json, "victim", &p->victim) == WIRE_INVALID)
+        return http_reply_error(r, 400, "invalid_id", "field 'victim' must be 16 hex digits"), -1;
+    rc = wire_get_uint(r->json, "victim_content_rev", WIRE_MAX_SAFE_INT, &p->victim_content_rev);
+    if (rc == WIRE_INVALID)
+        return api_bad_field(r, "victim_content_rev"), -1;
+    p->has_victim_content_rev = rc == WIRE_OK;
     return 0;
 }
 
@@ -301,14 +311,27 @@ static int is_within(ms_txn *t, uint64_t id, uint64_t ancestor)
     return 0;
 }
 
+/* The name's holder is not what the caller replaced on its side: another
+ * node took the name, or the file's content changed since the caller saw
+ * it. Its bytes then were never seen by the caller, and are kept. */
+static int unseen_victim(const struct patch *p, const struct dbx_node *holder)
+{
+    if (p->victim && p->victim != holder->id)
+        return 1;
+    return p->has_victim_content_rev && holder->type == NODE_FILE &&
+           holder->content_rev != p->victim_content_rev;
+}
+
 /* The target of a rename that takes an existing name, as rename(2) judges
- * it. 0: go on (*victim set when something is to be replaced). */
+ * it. 0: go on (*victim set when something is to be replaced; *keep when
+ * it is to be kept aside, not deleted). */
 static int check_target(struct http_req *r, ms_txn *t, const struct dbx_node *n,
                         const struct patch *p, uint64_t parent, const char *name,
-                        struct dbx_node *victim)
+                        struct dbx_node *victim, int *keep)
 {
     uint64_t existing;
     victim->id = 0;
+    *keep = 0;
     if (ms_dirent_get(t, parent, name, &existing) != 0 || existing == n->id)
         return 0;
     if (!p->replace)
@@ -319,6 +342,7 @@ static int check_target(struct http_req *r, ms_txn *t, const struct dbx_node *n,
         return http_reply_error(r, 409, "not_dir", "cannot replace a non-directory with a directory"), -1;
     if (n->type != NODE_DIR && victim->type == NODE_DIR)
         return http_reply_error(r, 409, "is_dir", "cannot replace a directory with a non-directory"), -1;
+    *keep = victim->type != NODE_DIR && unseen_victim(p, victim);
     if (victim->type == NODE_DIR && !ms_dir_is_empty(t, victim->id)) {
         cJSON *extra = cJSON_CreateObject();
         wire_add_id(extra, "existing", victim->id);
@@ -328,9 +352,10 @@ static int check_target(struct http_req *r, ms_txn *t, const struct dbx_node *n,
     return 0;
 }
 
-/* Checks a rename/move and prepares it; *victim is what it replaces. */
+/* Checks a rename/move and prepares it; *victim is what it replaces (kept
+ * aside when *keep). */
 static int plan_move(struct http_req *r, ms_txn *t, struct dbx_node *n, const struct patch *p,
-                     struct dbx_node *victim)
+                     struct dbx_node *victim, int *keep)
 {
     struct dbx_node parent;
     uint64_t to = p->parent ? p->parent : n->parent;
@@ -350,7 +375,7 @@ static int plan_move(struct http_req *r, ms_txn *t, struct dbx_node *n, const st
         return -1;
     if (n->type == NODE_DIR && is_within(t, to, n->id))
         return http_reply_error(r, 400, "invalid_move", "a directory cannot move into itself"), -1;
-    if (check_target(r, t, n, p, to, name, victim))
+    if (check_target(r, t, n, p, to, name, victim, keep))
         return -1;
     n->parent = to;
     memmove(n->name, name, strlen(name) + 1);
@@ -366,14 +391,30 @@ static void apply_attrs(struct dbx_node *n, const struct patch *p)
     if (p->has_mtime) n->mtime = p->mtime;
 }
 
+/* Moves a replaced node aside to a conflicted-copy name in its directory
+ * instead of deleting it (last writer wins the name, no bytes lost). */
+static int keep_aside(struct change *c, struct dbx_node *holder)
+{
+    char name[256];
+    uint64_t existing;
+    unsigned attempt = 1;
+
+    do
+        name_conflicted(holder->name, NULL, (time_t)c->now.sec, attempt, name);
+    while (ms_dirent_get(c->t, holder->parent, name, &existing) == 0 && ++attempt < 100000);
+    memcpy(holder->name, name, sizeof name);
+    return change_put_node(c, holder, 0, NULL);
+}
+
 /* With the transaction open; 0 when ready to commit, else answered. */
 static int patch_in(struct http_req *r, struct change *c, const struct patch *p,
-                    struct dbx_node *n, struct dbx_node *victim)
+                    struct dbx_node *n, struct dbx_node *victim, int *keep)
 {
     struct audience *before = NULL;
     enum role role;
     int rc = 0;
     victim->id = 0;
+    *keep = 0;
     if (api_node_access(r, c->t, r->id, ROLE_EDITOR, n, &role))
         return -1;
     if (p->has_if_rev && p->if_rev != n->rev)
@@ -381,12 +422,16 @@ static int patch_in(struct http_req *r, struct change *c, const struct patch *p,
     if (p->parent || p->name) {
         if (!(before = malloc(sizeof *before)) || (rc = access_audience(c->t, n, before)) != 0)
             goto fail;
-        if (plan_move(r, c->t, n, p, victim)) {
+        if (plan_move(r, c->t, n, p, victim, keep)) {
             free(before);
             return -1;
         }
     }
-    if (victim->id && (rc = change_delete_node(c, victim)) != 0)
+    if (victim->id && *keep)
+        rc = keep_aside(c, victim);
+    else if (victim->id)
+        rc = change_delete_node(c, victim);
+    if (rc)
         goto fail;
     apply_attrs(n, p);
     if ((rc = change_put_node(c, n, 0, before)) != 0)
@@ -403,6 +448,7 @@ enum MHD_Result api_node_patch(struct http_req *r)
     struct patch p;
     struct change c;
     struct dbx_node *n = malloc(2 * sizeof *n), *victim = n + 1;
+    int keep = 0;
     if (!n)
         return http_reply_error(r, 500, "internal", "out of memory");
     if (read_patch(r, &p) || change_begin(r->d, &c) != 0) {
@@ -411,14 +457,15 @@ enum MHD_Result api_node_patch(struct http_req *r)
         free(n);
         return MHD_YES;
     }
-    if (patch_in(r, &c, &p, n, victim) != 0) {
+    if (patch_in(r, &c, &p, n, victim, &keep) != 0) {
         change_abort(&c);
         free(n);
         return MHD_YES;
     }
     cJSON *j = change_node_json(c.t, n, access_role(c.t, r->caller.uid, n));
     if (j && victim->id)
-        cJSON_AddItemToObject(j, "replaced", change_node_json(c.t, victim, ROLE_OWNER));
+        cJSON_AddItemToObject(j, keep ? "kept" : "replaced",
+                              change_node_json(c.t, victim, ROLE_OWNER));
     int rc = change_commit(&c);
     free(n);
     if (rc) {
@@ -430,17 +477,46 @@ enum MHD_Result api_node_patch(struct http_req *r)
 
 /* --- delete --- */
 
+/* The delete's conditions: if_rev (any change since) and if_content_rev
+ * (a file's content changed since: the caller would delete bytes it never
+ * saw), from the query or a JSON body (a batched delete has no query). */
+struct delete_cond {
+    int has_rev, has_content_rev;
+    uint64_t rev, content_rev;
+};
+
+static int read_delete(struct http_req *r, struct delete_cond *d)
+{
+    static const char *const keys[] = {"if_rev", "if_content_rev", NULL};
+    const char *names[2] = {"if_rev", "if_content_rev"};
+    uint64_t *vals[2] = {&d->rev, &d->content_rev};
+    int *has[2] = {&d->has_rev, &d->has_content_rev};
+
+    memset(d, 0, sizeof *d);
+    if (r->json && api_only_keys(r, keys))
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        int rc = r->json ? wire_get_uint(r->json, names[i], WIRE_MAX_SAFE_INT, vals[i]) : WIRE_ABSENT;
+        if (rc == WIRE_INVALID)
+            return api_bad_field(r, names[i]), -1;
+        *has[i] = rc == WIRE_OK || http_query(r, names[i]) != NULL;
+        if (rc == WIRE_ABSENT && api_query_uint(r, names[i], UINT64_MAX, vals[i]))
+            return api_bad_field(r, names[i]), -1;
+    }
+    return 0;
+}
+
 static int delete_in(struct http_req *r, struct change *c)
 {
-    const char *if_rev = http_query(r, "if_rev");
+    struct delete_cond d;
     struct dbx_node n;
     enum role role;
-    uint64_t want = 0;
-    if (api_query_uint(r, "if_rev", UINT64_MAX, &want))
-        return api_bad_field(r, "if_rev"), -1;
+    if (read_delete(r, &d))
+        return -1;
     if (api_node_access(r, c->t, r->id, ROLE_EDITOR, &n, &role))
         return -1;
-    if (if_rev && want != n.rev)
+    if ((d.has_rev && d.rev != n.rev) ||
+        (d.has_content_rev && n.type == NODE_FILE && d.content_rev != n.content_rev))
         return rev_mismatch(r, c->t, &n, role), -1;
     if (n.parent == 0)
         return http_reply_error(r, 403, "forbidden", "the root cannot be deleted"), -1;

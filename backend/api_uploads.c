@@ -259,34 +259,6 @@ enum MHD_Result api_upload_get(struct http_req *r)
 
 /* --- commit --- */
 
-/* "name (conflicted copy YYYY-MM-DD HHMMSS).ext", cut on a character
- * boundary to fit 255 bytes; `attempt` > 1 adds " N" to make it unique. */
-static void conflict_name(const char *name, time_t when, int attempt, char out[256])
-{
-    char tag[64];
-    struct tm tm;
-    gmtime_r(&when, &tm);
-    const char *dot = strrchr(name, '.');
-    if (!dot || dot == name)
-        dot = name + strlen(name);
-    int n = snprintf(tag, sizeof tag, " (conflicted copy %04d-%02d-%02d %02d%02d%02d%s%.0d)",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, attempt > 1 ? " " : "", attempt > 1 ? attempt : 0);
-    size_t ext = strlen(dot), stem = (size_t)(dot - name);
-    if (ext > 64)
-        ext = 0, stem = strlen(name);  /* an odd "extension"; keep it in the stem */
-    size_t room = 255 - (size_t)n - ext;
-    if (stem > room) {
-        stem = room;
-        while (stem > 0 && ((unsigned char)name[stem] & 0xc0) == 0x80)
-            stem--;  /* do not cut a UTF-8 sequence */
-    }
-    memcpy(out, name, stem);
-    memcpy(out + stem, tag, (size_t)n);
-    memcpy(out + stem + (size_t)n, dot, ext);
-    out[stem + (size_t)n + ext] = '\0';
-}
-
 /* The replaced content becomes a new file beside the node: last writer
  * wins the name, and no bytes are lost. Moves the old chunk list as is. */
 static int keep_conflicted_copy(struct change *c, const struct dbx_node *n, struct dbx_node *copy)
@@ -297,7 +269,7 @@ static int keep_conflicted_copy(struct change *c, const struct dbx_node *n, stru
     int rc = ms_content_get(c->t, n->id, &chunks, &nchunks);
     *copy = *n;
     for (int attempt = 1; rc == 0; attempt++) {
-        conflict_name(n->name, (time_t)c->now.sec, attempt, copy->name);
+        name_conflicted(n->name, NULL, (time_t)c->now.sec, (unsigned)attempt, copy->name);
         if (ms_dirent_get(c->t, n->parent, copy->name, &existing) == MS_NOTFOUND)
             break;
     }

@@ -18,8 +18,11 @@ int api_node_access(struct http_req *r, ms_txn *t, uint64_t id, enum role need,
         return -1;
     }
     if (have == ROLE_NONE) {
-        /* never say whether a node the caller cannot see exists */
-        http_reply_error(r, 404, "not_found", "no such node");
+        /* never say whether a node the caller cannot see exists; name the
+         * id asked for, so that a client knows which of a move's nodes it is */
+        cJSON *extra = cJSON_CreateObject();
+        wire_add_id(extra, "id", id);
+        http_reply_error_with(r, 404, "not_found", "no such node", extra);
         return -1;
     }
     if (have < need) {

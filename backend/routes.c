@@ -12,7 +12,7 @@ const struct route http_routes[] = {
     {"POST", "/v1/nodes", AUTH | JSON, api_node_create, NULL, NULL},
     {"GET", "/v1/nodes/{id}", AUTH, api_node_get, NULL, NULL},
     {"PATCH", "/v1/nodes/{id}", AUTH | JSON, api_node_patch, NULL, NULL},
-    {"DELETE", "/v1/nodes/{id}", AUTH, api_node_delete, NULL, NULL},
+    {"DELETE", "/v1/nodes/{id}", AUTH | ROUTE_JSON_OPT, api_node_delete, NULL, NULL},
     {"GET", "/v1/nodes/{id}/children", AUTH, api_node_children, NULL, NULL},
     {"GET", "/v1/nodes/{id}/content", AUTH, api_content_get, NULL, NULL},
     {"POST", "/v1/batch", AUTH | JSON | ROUTE_BIG, api_batch, NULL, NULL},

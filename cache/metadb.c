@@ -13,7 +13,7 @@
 
 static const char *const dbi_names[DBI_COUNT] = {
     "nodes", "dirents", "maps", "journal", "pending", "dirty", "xattrs", "kv",
-    "gone",
+    "gone", "remote", "rgone", "resync", "jnode",
 };
 
 int metadb_open(const char *dir, metadb **out)
@@ -38,6 +38,10 @@ int metadb_open(const char *dir, metadb **out)
         rc = mdb_txn_begin(db->env, NULL, 0, &txn);
     for (int i = 0; rc == 0 && i < DBI_COUNT; i++)
         rc = mdb_dbi_open(txn, dbi_names[i], MDB_CREATE, &db->dbi[i]);
+    if (rc == 0) {
+        metadb_txn up = { db, txn };
+        rc = -metadb_upgrade(&up);
+    }
     if (rc == 0) {
         rc = mdb_txn_commit(txn);
         txn = NULL;
@@ -145,14 +149,14 @@ static void node_decode(const MDB_val *v, struct cnode *n)
     memcpy(n->target, p + r.name_len, r.target_len);
 }
 
-int metadb_node_get(metadb_txn *t, uint64_t id, struct cnode *n)
+int metadb_rec_get(metadb_txn *t, int dbi, uint64_t id, struct cnode *n)
 {
     uint8_t k[8];
     MDB_val v;
     int rc;
 
     put_be64(k, id);
-    rc = metadb_get(t, DBI_NODES, k, 8, &v);
+    rc = metadb_get(t, dbi, k, 8, &v);
     if (rc)
         return rc;
     if (v.mv_size < sizeof(struct node_rec))
@@ -161,7 +165,7 @@ int metadb_node_get(metadb_txn *t, uint64_t id, struct cnode *n)
     return 0;
 }
 
-int metadb_node_put(metadb_txn *t, const struct cnode *n)
+int metadb_rec_put(metadb_txn *t, int dbi, const struct cnode *n)
 {
     char buf[sizeof(struct node_rec) + sizeof(n->name) + sizeof(n->target)];
     struct node_rec r = {
@@ -180,7 +184,17 @@ int metadb_node_put(metadb_txn *t, const struct cnode *n)
     memcpy(buf + sizeof(r), n->name, r.name_len);
     memcpy(buf + sizeof(r) + r.name_len, n->target, r.target_len);
     put_be64(k, n->id);
-    return metadb_put(t, DBI_NODES, k, 8, buf, sizeof(r) + r.name_len + r.target_len);
+    return metadb_put(t, dbi, k, 8, buf, sizeof(r) + r.name_len + r.target_len);
+}
+
+int metadb_node_get(metadb_txn *t, uint64_t id, struct cnode *n)
+{
+    return metadb_rec_get(t, DBI_NODES, id, n);
+}
+
+int metadb_node_put(metadb_txn *t, const struct cnode *n)
+{
+    return metadb_rec_put(t, DBI_NODES, n);
 }
 
 int metadb_node_del(metadb_txn *t, uint64_t id)
@@ -215,6 +229,67 @@ int metadb_node_each(metadb_txn *t, int (*fn)(void *arg, const struct cnode *n),
     if (stop < 0)
         return stop;
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : mdb_err(rc);
+}
+
+/* ---- sets of ids ---- */
+
+int metadb_idset_put(metadb_txn *t, int dbi, uint64_t id, uint64_t value)
+{
+    uint8_t k[8], v[8];
+
+    put_be64(k, id);
+    put_be64(v, value);
+    return metadb_put(t, dbi, k, 8, v, value ? 8 : 0);
+}
+
+int metadb_idset_get(metadb_txn *t, int dbi, uint64_t id, uint64_t *value)
+{
+    uint8_t k[8];
+    MDB_val v;
+    int rc;
+
+    put_be64(k, id);
+    rc = metadb_get(t, dbi, k, 8, &v);
+    if (rc == 0 && value)
+        *value = v.mv_size == 8 ? get_be64(v.mv_data) : 0;
+    return rc;
+}
+
+int metadb_idset_del(metadb_txn *t, int dbi, uint64_t id)
+{
+    uint8_t k[8];
+    int rc;
+
+    put_be64(k, id);
+    rc = metadb_del(t, dbi, k, 8);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+int metadb_idset_list(metadb_txn *t, int dbi, uint64_t after, uint64_t *ids, int max)
+{
+    uint8_t k[8];
+    MDB_val key = { 8, k }, v;
+    MDB_cursor *c = metadb_cursor(t, dbi);
+    int n = 0, rc;
+
+    if (!c)
+        return -EIO;
+    put_be64(k, after);
+    rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE);
+    for (; rc == 0 && n < max; rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
+        uint64_t id = get_be64(key.mv_data);
+        if (after && id == after)
+            continue;
+        ids[n++] = id;
+    }
+    mdb_cursor_close(c);
+    return n;
+}
+
+uint64_t metadb_count(metadb_txn *t, int dbi)
+{
+    MDB_stat st;
+    return mdb_stat(t->txn, t->db->dbi[dbi], &st) ? 0 : st.ms_entries;
 }
 
 /* ---- kv ---- */

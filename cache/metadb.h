@@ -6,12 +6,18 @@
  *   maps     id + offset → chunk (hash, size): a file's cached chunk map
  *   journal  seq → one operation still to push to dbxd, in order
  *   pending  id → how many journal operations name the node
+ *   jnode    id + seq → the journal operations of each node
  *   dirty    id → write generation: files whose staging content is not yet
  *            on the server
  *   xattrs   id + name → value (user.* attributes)
  *   kv       small named numbers (cursor, root id)
- *   gone     ids removed here whose deletion the feed has not shown yet:
- *            older events about them must not bring them back
+ *   remote   id → dbxd's record of the node as the change feed and
+ *            listings last showed it: the remote mirror
+ *   rgone    id → sequence number of its delete on dbxd (remote tombstone)
+ *   gone     id → ids removed here whose deletion the mirror does not show
+ *            yet, with the rev of dbxd's answer to the delete (0: none yet)
+ *   resync   ids whose local record waits to be brought in step with the
+ *            mirror (docs/architecture.md, "The sync model")
  *
  * The environment is opened MDB_NOSYNC | MDB_WRITEMAP: a transaction
  * writes straight into the shared mapping, so once committed it is in the
@@ -43,6 +49,8 @@ enum {
     CN_SHARED = 1 << 5,   /* in another user's tree (shared with this one) */
     CN_SHARE_ROOT = 1 << 6, /* shared directly: an entry of Shared with me */
     CN_VIEWER = 1 << 7,   /* shared read-only */
+    CN_TRACKED = 1 << 8,  /* dir: the feed's events for its children are
+                           * applied (set when a listing starts) */
 };
 
 struct cnode {
@@ -103,15 +111,24 @@ int metadb_map_put(metadb_txn *t, uint64_t id, const struct map_entry *e);
 int metadb_map_find(metadb_txn *t, uint64_t id, uint64_t off,
                     struct map_entry *e);
 
-/* The journal: operations are JSON text, appended in order. Appending or
- * removing keeps the node's pending count. */
-int metadb_journal_append(metadb_txn *t, uint64_t id, const char *op);
+/* The journal: operations are JSON text, appended in order, each naming
+ * its node and maybe a second one it changes too (also: 0 for none).
+ * Appending or removing keeps both nodes' pending counts and index. */
+int metadb_journal_append(metadb_txn *t, uint64_t id, uint64_t also, const char *op);
+/* Before every queued operation (-ERANGE for a journal of an older
+ * version that has no room below its first). */
+int metadb_journal_prepend(metadb_txn *t, uint64_t id, uint64_t also, const char *op);
+/* The operation at seq: *id and a malloc'd copy in *op, or -ENOENT. */
+int metadb_journal_get(metadb_txn *t, uint64_t seq, uint64_t *id, char **op);
+/* The sequence numbers of the operations naming id (either way), oldest
+ * first, up to max: how many, or -errno. */
+int metadb_journal_of(metadb_txn *t, uint64_t id, uint64_t *seqs, int max);
 /* The oldest operation after sequence number `after` (0: the oldest of
  * all; they start at 1): *seq, *id and a malloc'd copy in *op. -ENOENT when
  * there is none. */
 int metadb_journal_next(metadb_txn *t, uint64_t after, uint64_t *seq, uint64_t *id,
                         char **op);
-int metadb_journal_replace(metadb_txn *t, uint64_t seq, uint64_t id, const char *op);
+int metadb_journal_replace(metadb_txn *t, uint64_t seq, const char *op);
 int metadb_journal_del(metadb_txn *t, uint64_t seq);
 uint64_t metadb_journal_count(metadb_txn *t);
 uint64_t metadb_pending(metadb_txn *t, uint64_t id);
@@ -134,9 +151,24 @@ int metadb_xattr_del(metadb_txn *t, uint64_t id, const char *name);
 int metadb_xattr_list(metadb_txn *t, uint64_t id, char *buf, size_t size);
 int metadb_xattr_del_all(metadb_txn *t, uint64_t id);
 
-int metadb_gone_put(metadb_txn *t, uint64_t id);
-int metadb_gone_has(metadb_txn *t, uint64_t id);     /* 1 or 0 */
-int metadb_gone_del(metadb_txn *t, uint64_t id);
+/* The remote mirror (flags and map_rev are not kept there). */
+int metadb_remote_get(metadb_txn *t, uint64_t id, struct cnode *n);
+int metadb_remote_put(metadb_txn *t, const struct cnode *n);
+int metadb_remote_del(metadb_txn *t, uint64_t id);   /* absent: 0 */
+/* Remote tombstones: get returns the delete's sequence number, 0 if none. */
+int metadb_rgone_put(metadb_txn *t, uint64_t id, uint64_t seq);
+uint64_t metadb_rgone_get(metadb_txn *t, uint64_t id);
+int metadb_rgone_del(metadb_txn *t, uint64_t id);
+int metadb_rgone_list(metadb_txn *t, uint64_t after, uint64_t *ids, int max);
+/* Local tombstones: rev is dbxd's answer to the delete (0: not yet). */
+int metadb_gone_put(metadb_txn *t, uint64_t id, uint64_t rev);
+int metadb_gone_get(metadb_txn *t, uint64_t id, uint64_t *rev);  /* -ENOENT if none */
+int metadb_gone_del(metadb_txn *t, uint64_t id);     /* absent: 0 */
+/* The resync set. */
+int metadb_resync_put(metadb_txn *t, uint64_t id);
+int metadb_resync_del(metadb_txn *t, uint64_t id);
+int metadb_resync_list(metadb_txn *t, uint64_t after, uint64_t *ids, int max);
+uint64_t metadb_resync_count(metadb_txn *t);
 
 int metadb_kv_get(metadb_txn *t, const char *key, uint64_t *value);
 int metadb_kv_put(metadb_txn *t, const char *key, uint64_t value);

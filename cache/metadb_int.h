@@ -8,7 +8,8 @@
 #include "metadb.h"
 
 enum { DBI_NODES, DBI_DIRENTS, DBI_MAPS, DBI_JOURNAL, DBI_PENDING, DBI_DIRTY,
-       DBI_XATTRS, DBI_KV, DBI_GONE, DBI_COUNT };
+       DBI_XATTRS, DBI_KV, DBI_GONE, DBI_REMOTE, DBI_RGONE, DBI_RESYNC, DBI_JNODE,
+       DBI_COUNT };
 
 struct metadb {
     MDB_env *env;
@@ -54,6 +55,21 @@ static inline uint64_t get_be64(const uint8_t *p)
         v = v << 8 | p[i];
     return v;
 }
+
+/* Node records (nodes, remote): the same encoding in either database. */
+int metadb_rec_get(metadb_txn *t, int dbi, uint64_t id, struct cnode *n);
+int metadb_rec_put(metadb_txn *t, int dbi, const struct cnode *n);
+
+/* Sets of ids, each with an optional 64-bit number (dirty, gone, rgone,
+ * resync): value 0 is stored as no bytes. */
+int metadb_idset_put(metadb_txn *t, int dbi, uint64_t id, uint64_t value);
+int metadb_idset_get(metadb_txn *t, int dbi, uint64_t id, uint64_t *value);
+int metadb_idset_del(metadb_txn *t, int dbi, uint64_t id);    /* absent: 0 */
+int metadb_idset_list(metadb_txn *t, int dbi, uint64_t after, uint64_t *ids, int max);
+uint64_t metadb_count(metadb_txn *t, int dbi);
+
+/* Brings a store written by an older dbxfs up to this one (metadb_open). */
+int metadb_upgrade(metadb_txn *t);
 
 int metadb_get(metadb_txn *t, int dbi, const void *k, size_t klen, MDB_val *v);
 int metadb_put(metadb_txn *t, int dbi, const void *k, size_t klen,

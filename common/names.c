@@ -1,6 +1,7 @@
 #include "names.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Length of the UTF-8 sequence starting at s, or 0 when it is malformed. */
@@ -66,4 +67,58 @@ const char *name_check_message(enum name_check result)
     case NAME_BAD_UTF8: return "name is not valid UTF-8";
     }
     return "invalid name";
+}
+
+#define DEVICE_MAX 32
+#define EXT_MAX 64
+
+/* The device as it may appear in a name: printable, no '/' or ')', at most
+ * DEVICE_MAX bytes and whole UTF-8 characters. */
+static void device_part(const char *device, char out[DEVICE_MAX + 1])
+{
+    size_t n = 0;
+
+    for (const char *p = device ? device : ""; *p && n < DEVICE_MAX; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != 0x7f && c != '/' && c != ')')
+            out[n++] = (char)c;
+    }
+    while (n > 0 && !utf8_valid(out, n))
+        n--;                          /* a character cut at the end */
+    out[n] = '\0';
+}
+
+/* Length of the longest prefix of name[0..len) that ends on a character. */
+static size_t utf8_cut(const char *name, size_t len)
+{
+    while (len > 0 && ((unsigned char)name[len] & 0xc0) == 0x80)
+        len--;
+    return len;
+}
+
+void name_conflicted(const char *name, const char *device, time_t when,
+                     unsigned attempt, char out[NAME_MAX_BYTES + 1])
+{
+    char tag[128], dev[DEVICE_MAX + 1], count[16] = "";
+    const char *dot = strrchr(name, '.');
+    struct tm tm;
+    size_t stem, ext;
+    int n;
+
+    gmtime_r(&when, &tm);
+    device_part(device, dev);
+    if (attempt > 1)
+        snprintf(count, sizeof count, " %u", attempt);
+    n = snprintf(tag, sizeof tag, " (conflicted copy %04d-%02d-%02d %02d%02d%02d%s%s%s)",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec, dev[0] ? " " : "", dev, count);
+    if (!dot || dot == name || strlen(dot) > EXT_MAX)
+        dot = name + strlen(name);    /* no extension, or an odd one: all stem */
+    ext = strlen(dot);
+    stem = (size_t)(dot - name);
+    if (stem > NAME_MAX_BYTES - (size_t)n - ext)
+        stem = utf8_cut(name, NAME_MAX_BYTES - (size_t)n - ext);
+    memcpy(out, name, stem);
+    memcpy(out + stem, tag, (size_t)n);
+    memcpy(out + stem + (size_t)n, dot, ext + 1);
 }

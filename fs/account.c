@@ -98,7 +98,10 @@ static int first_state(struct dbxfs *fs, const cJSON *me, char *err, size_t errl
                     wire_get_uint(latest, "cursor", UINT64_MAX, &cursor)))
         rc = -EPROTO;
     if (rc == 0 && (rc = metadb_begin(fs->db, 1, &t)) == 0) {
+        n.flags = CN_TRACKED;       /* events for its children count from here */
         rc = metadb_node_put(t, &n);
+        if (rc == 0)
+            rc = metadb_remote_put(t, &n);
         if (rc == 0)
             rc = metadb_kv_put(t, "cursor", cursor);
         if (rc == 0)

@@ -56,6 +56,11 @@ struct dbxfs {
     atomic_int notifiers;       /* asynchronous kernel notifications in flight */
     atomic_ullong copies_bytes; /* evict.c: at most this many bytes of clean
                                  * local copies (an upper bound) */
+    /* The journal entries the push worker has on their way to dbxd lie
+     * within [sending_lo, sending_hi] (0, 0: none); set under fs->lock. */
+    atomic_ullong sending_lo, sending_hi;
+    atomic_int listings;        /* directory listings in flight (dirlist.c) */
+    atomic_llong last_sweep;    /* ms: apply_sweep's last run */
 };
 
 /* FUSE inode numbers are node ids, except that the root is FUSE_ROOT_ID. */

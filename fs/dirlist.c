@@ -11,7 +11,6 @@
 #include "apply.h"
 #include "conn.h"
 #include "dbxfs.h"
-#include "idlist.h"
 #include "log.h"
 #include "shared.h"
 #include "tree.h"
@@ -69,51 +68,30 @@ static int fetch_children(struct dbxfs *fs, uint64_t dir, cJSON **out)
     return rc;
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The listing's ids, sorted, for bsearch. */
-static uint64_t *listing_ids(const cJSON *listing, size_t *n)
-{
-    uint64_t *ids = malloc(((size_t)cJSON_GetArraySize(listing) + 1) * sizeof(*ids));
-    const cJSON *e;
-
-    *n = 0;
-    if (!ids)
-        return NULL;
-    cJSON_ArrayForEach(e, listing)
-        if (wire_get_id(e, "id", &ids[*n]) == WIRE_OK)
-            (*n)++;
-    qsort(ids, *n, sizeof(*ids), cmp_id);
-    return ids;
-}
-
 struct merge_arg {
     uint64_t dir;
     const cJSON *listing;
     struct apply_notes notes;
 };
 
-/* Local children the server did not list were deleted there (unless
- * this device made them and has not pushed them yet: apply knows). */
-static int drop_unlisted(struct dbxfs *fs, metadb_txn *t, struct merge_arg *a)
+/* From now on the feed's events for dir's children are kept: those that
+ * come while the listing is on its way are then not lost, and the
+ * listing's own entries are taken only where they are newer. */
+static int do_track(struct dbxfs *fs, metadb_txn *t, void *arg)
 {
-    struct idlist s = { 0 };
-    size_t nlisted;
-    uint64_t *listed = listing_ids(a->listing, &nlisted);
-    int rc = listed ? metadb_dirent_each(t, a->dir, NULL, idlist_push_child, &s) : -ENOMEM;
+    struct cnode dir;
+    int rc = metadb_node_get(t, *(uint64_t *)arg, &dir);
 
-    for (size_t i = 0; rc == 0 && i < s.n; i++)
-        if (!bsearch(&s.ids[i], listed, nlisted, sizeof(*listed), cmp_id))
-            rc = apply_delete(fs, t, s.ids[i], &a->notes);
-    idlist_free(&s);
-    free(listed);
-    return rc;
+    if (rc || (dir.flags & CN_TRACKED))
+        return rc;
+    dir.flags |= CN_TRACKED;
+    return metadb_node_put(t, &dir);
 }
 
+/* The listing's entries go into the mirror like events. Nothing is taken
+ * away for being absent from it: whatever left the directory before the
+ * listing did so in an event the feed still has to bring (it came after
+ * the cursor, or the directory would have been tracked already). */
 static int do_merge(struct dbxfs *fs, metadb_txn *t, void *arg)
 {
     struct merge_arg *a = arg;
@@ -123,18 +101,16 @@ static int do_merge(struct dbxfs *fs, metadb_txn *t, void *arg)
 
     if (rc || (dir.flags & CN_LISTED))
         return rc;
-    dir.flags |= CN_LISTED;     /* first: apply places children of listed dirs */
-    rc = metadb_node_put(t, &dir);
-    if (rc == 0)
-        rc = drop_unlisted(fs, t, a);
     cJSON_ArrayForEach(e, a->listing) {
-        if (rc)
-            break;
         memset(&n, 0, sizeof(n));
-        if (node_from_wire(e, &n) == 0 && n.parent == a->dir)
-            rc = apply_upsert(fs, t, &n, &a->notes);
+        if (node_from_wire(e, &n) == 0 && n.parent == a->dir &&
+            (rc = apply_remote(fs, t, &n, &a->notes)))
+            return rc;
     }
-    return rc;
+    if ((rc = metadb_node_get(t, a->dir, &dir)))
+        return rc;
+    dir.flags |= CN_LISTED | CN_TRACKED;
+    return metadb_node_put(t, &dir);
 }
 
 int dirlist_ensure(struct dbxfs *fs, uint64_t dir)
@@ -147,14 +123,19 @@ int dirlist_ensure(struct dbxfs *fs, uint64_t dir)
         return rc < 0 ? rc : 0;
     if (dir == SHARED_ID)
         return shared_list(fs);
+    if ((rc = tree_write(fs, do_track, &dir)))
+        return rc;
+    atomic_fetch_add(&fs->listings, 1);
     rc = fetch_children(fs, dir, &listing);
     if (rc) {
+        atomic_fetch_sub(&fs->listings, 1);
         log_warn("cannot list directory %016llx: %s", (unsigned long long)dir,
                  rc == -EIO ? "dbxd unreachable" : strerror(-rc));
         return rc == -ENOENT ? -ENOENT : -EIO;
     }
     a.listing = listing;
     rc = tree_write(fs, do_merge, &a);
+    atomic_fetch_sub(&fs->listings, 1);
     apply_notes_send_async(fs, &a.notes);
     cJSON_Delete(listing);
     return rc;

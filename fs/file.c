@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "pull.h"
 #include "file.h"
 #include "staging.h"
 #include "shared.h"
 #include "tree.h"
+
+#define COPY_TRIES 8          /* copies made for one open, the content changing */
 
 static int build_copy(struct dbxfs *fs, const struct cnode *n)
 {
@@ -79,6 +82,8 @@ static int local_copy(struct dbxfs *fs, struct cnode *n, int empty)
     rc = build_copy(fs, n);
     if (rc == 0)
         rc = tree_set_copy(fs, n->id, n->content_rev);
+    /* The content moved on while the copy was made: the caller reads the
+     * node again and makes it anew. */
     return rc ? rc : staging_open(fs->cache_dir, n->id, O_RDWR);
 }
 
@@ -118,13 +123,21 @@ int file_open_copy(struct dbxfs *fs, struct ofile *of, const struct cnode *node,
         if (fd >= 0)
             break;
         fd = local_copy(fs, &n, empty);
-        if (fd < 0)
-            rc = fd;
-        else if (install_copy(of, fd, &n, drops))
+        if (fd >= 0 && install_copy(of, fd, &n, drops))
             break;
-        else {
+        if (fd >= 0)
             close(fd);
-            rc = tries == 3 ? -EAGAIN : tree_get(fs, n.id, &n);
+        /* Dropped or stale as it was made (new content on dbxd): again,
+         * from the node as it is now, read from dbxd when the feed has not
+         * brought the new content yet. */
+        if (fd < 0 && fd != -EAGAIN)
+            rc = fd;
+        else if (tries == COPY_TRIES)
+            rc = -EIO;
+        else {
+            if (fd == -EAGAIN && tries > 0)
+                pull_node_now(fs, n.id);
+            rc = tree_get(fs, n.id, &n);
         }
     }
     pthread_mutex_unlock(&of->copy_mu);

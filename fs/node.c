@@ -24,7 +24,9 @@ void node_to_stat(const struct dbxfs *fs, const struct cnode *n, struct stat *st
     memset(st, 0, sizeof(*st));
     st->st_ino = fs_ino(fs, n->id);
     st->st_mode = type_bits(n->type) | (n->mode & 07777);
-    st->st_nlink = 1;  /* as btrfs: a directory's count of subdirectories is not kept */
+    /* as btrfs: a directory's count of subdirectories is not kept; an
+     * unlinked file still open has none */
+    st->st_nlink = (n->flags & CN_ORPHAN) ? 0 : 1;
     st->st_uid = n->uid;
     st->st_gid = n->gid;
     if (n->id == fs->root_id || (n->flags & CN_SHARED)) {

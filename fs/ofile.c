@@ -140,7 +140,9 @@ int ofile_is_open(struct ofile_table *t, uint64_t id)
 
 static int drop_copy(struct ofile *of, void *arg)
 {
-    if (of->written || (of->fd >= 0 && of->nretired == 8)) {
+    /* A copy being written, or held by a writer, stays; one still being
+     * made (fd -1) is made again from the new content (file.c). */
+    if (of->fd >= 0 && (of->written || of->writers > 0 || of->nretired == 8)) {
         of->remote_changed = 1;
         return 0;
     }
@@ -191,6 +193,13 @@ static int writing(struct ofile *of, void *arg)
 int ofile_writing(struct ofile_table *t, uint64_t id)
 {
     return with_open(t, id, writing, NULL);
+}
+
+void ofile_writer(struct ofile *of, int delta)
+{
+    pthread_mutex_lock(&of->mu);
+    of->writers += delta;
+    pthread_mutex_unlock(&of->mu);
 }
 
 static int set_mtime(struct ofile *of, void *arg)

@@ -30,6 +30,7 @@ struct ofile {
     int written;               /* since the last release */
     int marked;                /* the store has the node dirty for the writes
                                 * since the last release (file_begin_write) */
+    int writers;               /* handles open for writing */
     unsigned drops;            /* local copies dropped (file.c checks it) */
     int remote_changed;        /* a remote change waits for the last close */
     uint64_t next_off;         /* where a sequential reader reads next */
@@ -57,10 +58,11 @@ int ofile_attr(struct ofile_table *t, uint64_t id, uint64_t *size,
 int ofile_is_open(struct ofile_table *t, uint64_t id);
 /* The content changed on the server: drop(arg) removes the node's local
  * copy, called under the table's lock so that no handle opens the copy
- * between the check and the removal. An open file that has not been
- * written stops using its copy (reads then fetch the new content); a
- * written one keeps it and 0 is returned (its change is deferred to the
- * last close and will conflict on upload). 1 when dropped. */
+ * between the check and the removal. A file open only for reading stops
+ * using its copy (reads then fetch the new content); one open for writing
+ * or written keeps it, because a program editing it must not see it
+ * change underneath: 0 is returned, the change waits for the last close
+ * (and an upload of the edit will conflict). 1 when dropped. */
 int ofile_drop_copy(struct ofile_table *t, uint64_t id,
                     void (*drop)(void *arg), void *arg);
 /* Eviction: drop(arg) under the table's lock and 1 if the node is not
@@ -70,6 +72,8 @@ int ofile_evict_copy(struct ofile_table *t, uint64_t id,
 /* 1 while an open file has changes not yet released: its content is not
  * ready to upload (close or fsync finishes it). */
 int ofile_writing(struct ofile_table *t, uint64_t id);
+/* A handle open for writing comes (+1) or goes (-1). */
+void ofile_writer(struct ofile *of, int delta);
 /* Sets the mtime of an open file (utimens while open). */
 void ofile_set_mtime(struct ofile_table *t, uint64_t id, struct wire_time mtime);
 

@@ -14,10 +14,13 @@
 
 #include "fetch.h"
 #include "file.h"
+#include "apply.h"
 #include "pull.h"
 #include "push.h"
 #include "shared.h"
 #include "tree.h"
+
+#define READ_TRIES 8          /* reads of content that keeps changing on dbxd */
 
 static struct dbxfs *fs_of(fuse_req_t req)
 {
@@ -34,6 +37,17 @@ static int wants_write(int flags)
     return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
+/* A handle that never reached the program: no release will come for it. */
+static void drop_handle(struct dbxfs *fs, struct fuse_file_info *fi)
+{
+    struct ofile *of = of_of(fi);
+
+    if (wants_write(fi->flags))
+        ofile_writer(of, -1);
+    if (ofile_release(fs->files, of))
+        ofile_free(of);
+}
+
 /* Opens n for a handle: a writer gets the local copy (made now), a reader
  * of content that is not local reads through fetch. */
 static int open_node(struct dbxfs *fs, const struct cnode *n,
@@ -45,6 +59,10 @@ static int open_node(struct dbxfs *fs, const struct cnode *n,
 
     if (rc == 0 && wants_write(fi->flags))
         rc = shared_may_write(n);
+    /* A writer first: from here on a change from dbxd waits for its last
+     * close instead of replacing the copy it is about to edit. */
+    if (rc == 0 && wants_write(fi->flags))
+        ofile_writer(of, +1);
     if (rc == 0 && trunc)
         rc = file_begin_write(fs, of);
     if (rc == 0 && (wants_write(fi->flags) || (n->flags & CN_COPY)))
@@ -53,8 +71,9 @@ static int open_node(struct dbxfs *fs, const struct cnode *n,
     if (rc == 0 && trunc)
         rc = file_truncate_open(fs, of);
     if (rc) {
-        if (of && ofile_release(fs->files, of))
-            ofile_free(of);
+        fi->fh = (uintptr_t)of;
+        if (of)
+            drop_handle(fs, fi);
         return rc;
     }
     fi->fh = (uintptr_t)of;
@@ -90,11 +109,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
         return;
     }
     node_to_entry(fs, &n, &e);
-    if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-        struct ofile *of = of_of(fi);
-        if (ofile_release(fs->files, of))
-            ofile_free(of);
-    }
+    if (fuse_reply_create(req, &e, fi) == -ENOENT)
+        drop_handle(fs, fi);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -109,8 +125,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         rc = open_node(fs, &n, fi, 0);
     if (rc)
         fuse_reply_err(req, -rc);
-    else if (fuse_reply_open(req, fi) == -ENOENT && ofile_release(fs->files, of_of(fi)))
-        ofile_free(of_of(fi));
+    else if (fuse_reply_open(req, fi) == -ENOENT)
+        drop_handle(fs, fi);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -127,7 +143,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     fd = of->fd;
     pthread_mutex_unlock(&of->mu);
     if (fd < 0 && (rc = tree_get(fs, of->id, &n)) == 0 && (n.flags & CN_COPY)) {
-        rc = file_open_copy(fs, of, &n, 0);
+        /* A copy that keeps going (the content keeps changing on dbxd): read
+         * the current content through fetch instead. */
+        if ((rc = file_open_copy(fs, of, &n, 0)) == -EAGAIN)
+            rc = tree_get(fs, of->id, &n);
         pthread_mutex_lock(&of->mu);
         fd = of->fd;
         pthread_mutex_unlock(&of->mu);
@@ -147,6 +166,15 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     }
     buf = malloc(size ? size : 1);
     got = buf ? fetch_read(fs, of, &n, buf, size, off) : -ENOMEM;
+    /* The content changed on dbxd under the read: the new one, then (read
+     * from dbxd when the feed has not brought it yet). */
+    for (int tries = 0; got == -EAGAIN && tries < READ_TRIES; tries++) {
+        if (tries > 0)
+            pull_node_now(fs, of->id);
+        got = (rc = tree_get(fs, of->id, &n)) ? rc : fetch_read(fs, of, &n, buf, size, off);
+    }
+    if (got == -EAGAIN)
+        got = -EIO;
     if (got < 0)
         fuse_reply_err(req, (int)-got);
     else
@@ -192,10 +220,13 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     struct ofile *of = of_of(fi);
 
     file_commit_local(fs, of);
+    if (wants_write(fi->flags))
+        ofile_writer(of, -1);
     if (ofile_release(fs->files, of)) {
-        if (of->remote_changed)
-            pull_refresh(fs, of->id);
         tree_closed(fs, of->id);
+        /* A change from dbxd waited for the last close. */
+        if (of->remote_changed)
+            apply_closed(fs, of->id);
         ofile_free(of);
     }
     fuse_reply_err(req, 0);

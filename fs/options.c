@@ -33,7 +33,7 @@ struct parse_ctx {
 
 enum opt_key {
     KEY_SERVER, KEY_USER, KEY_CA_FILE, KEY_CONFIG, KEY_TOKEN_FILE,
-    KEY_PASSWORD_FILE, KEY_CACHE_DIR,            /* the string settings */
+    KEY_PASSWORD_FILE, KEY_CACHE_DIR, KEY_DEVICE, /* the string settings */
     KEY_CACHE_SIZE, KEY_ATTR_TIMEOUT, KEY_ENTRY_TIMEOUT, KEY_LOG_LEVEL,
     KEY_UID, KEY_GID,
 };
@@ -52,6 +52,7 @@ static const struct fuse_opt templates[] = {
     FUSE_OPT_KEY("token_file=", KEY_TOKEN_FILE),
     FUSE_OPT_KEY("password_file=", KEY_PASSWORD_FILE),
     FUSE_OPT_KEY("cache_dir=", KEY_CACHE_DIR),
+    FUSE_OPT_KEY("device=", KEY_DEVICE),
     FUSE_OPT_KEY("cache_size=", KEY_CACHE_SIZE),
     FUSE_OPT_KEY("attr_timeout=", KEY_ATTR_TIMEOUT),
     FUSE_OPT_KEY("entry_timeout=", KEY_ENTRY_TIMEOUT),
@@ -110,6 +111,7 @@ static char *string_field(struct dbxfs_opts *o, int key)
     case KEY_TOKEN_FILE: return o->token_file;
     case KEY_PASSWORD_FILE: return o->password_file;
     case KEY_CACHE_DIR: return o->cache_dir;
+    case KEY_DEVICE: return o->device;
     default: return NULL;
     }
 }
@@ -408,6 +410,9 @@ static int default_paths(struct parse_ctx *c)
                            "give -o token_file=PATH");
         snprintf(o->token_file, sizeof o->token_file, "%s/token", dir);
     }
+    /* This device's name in the conflicted copies it makes. */
+    if (!o->device[0] && gethostname(o->device, sizeof o->device - 1) != 0)
+        snprintf(o->device, sizeof o->device, "dbxfs");
     return o->cache_dir[0] ? 0 : default_cache_dir(c);
 }
 
@@ -505,6 +510,8 @@ void options_usage(const char *prog)
 "  entry_timeout=SEC     kernel name cache lifetime (default 60)\n"
 "  log_level=LEVEL       error, warn, info (default) or debug\n"
 "  fsync_server          fsync() waits until the file is on the server\n"
+"  device=NAME           this device's name in the conflicted copies it makes\n"
+"                        (default: the host name)\n"
 "  uid=N, gid=N          owner shown for the root and for shared nodes\n"
 "                        (default: the mounting user)\n"
 "  _netdev, nofail, noauto, auto, user, users, nouser, defaults, x-*,\n"

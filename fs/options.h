@@ -20,6 +20,7 @@
  *   attr_timeout=SEC, entry_timeout=SEC   kernel cache lifetimes (default 60)
  *   log_level=error|warn|info|debug
  *   fsync_server        fsync() waits until the file is on the server
+ *   device=NAME         names this device's conflicted copies (default: hostname)
  *   uid=N, gid=N        owner of the root when the server has none to say
  *   _netdev, nofail, noauto, user, users, defaults, x-systemd.*, comment=*
  *                       fstab words, accepted and ignored
@@ -47,6 +48,7 @@ struct dbxfs_opts {
     char token_file[CLIENTCONF_VALUE_MAX];
     char password_file[CLIENTCONF_VALUE_MAX];
     char cache_dir[CLIENTCONF_VALUE_MAX];
+    char device[CLIENTCONF_VALUE_MAX];
     uint64_t cache_size;
     double attr_timeout, entry_timeout;
     int log_level;              /* enum log_level */

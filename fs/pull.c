@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -14,6 +15,7 @@
 
 #define PULL_WAIT 60          /* seconds a long-poll may be held */
 #define REFRESH_MAX 256
+#define PRUNE_EVERY_MS 10000
 
 struct pull {
     struct dbxfs *fs;
@@ -53,7 +55,7 @@ static int apply_change(struct dbxfs *fs, metadb_txn *t, const cJSON *c,
     struct apply_notes *notes = &b->notes;
     const cJSON *op = cJSON_GetObjectItem(c, "op"), *node = cJSON_GetObjectItem(c, "node");
     struct cnode n;
-    uint64_t id;
+    uint64_t id, seq = 0;
 
     /* Unknown or malformed events: nothing this version can apply. */
     if (!cJSON_IsString(op))
@@ -62,11 +64,14 @@ static int apply_change(struct dbxfs *fs, metadb_txn *t, const cJSON *c,
         b->shares = 1;
         return 0;
     }
+    if (wire_get_uint(c, "seq", UINT64_MAX, &seq) != WIRE_OK)
+        seq = b->cursor;
     if (strcmp(op->valuestring, "delete") == 0)
-        return wire_get_id(node, "id", &id) == WIRE_OK ? apply_delete(fs, t, id, notes) : 0;
+        return wire_get_id(node, "id", &id) == WIRE_OK ?
+               apply_remote_delete(fs, t, id, seq, notes) : 0;
     memset(&n, 0, sizeof(n));
     if (strcmp(op->valuestring, "upsert") == 0 && node_from_wire(node, &n) == 0)
-        return apply_upsert(fs, t, &n, notes);
+        return apply_remote(fs, t, &n, notes);
     return 0;
 }
 
@@ -136,39 +141,67 @@ static int poll_once(struct pull *p, int wait)
     return rc ? rc : more;
 }
 
-/* Nodes whose remote change waited for their last close: read them anew. */
-static int refresh_one(struct pull *p, uint64_t id)
+struct one_node {
+    uint64_t id;
+    long status;
+    const cJSON *node;
+    struct apply_notes notes;
+};
+
+/* dbxd's answer for one node, applied as an event would be (a 404: gone,
+ * as of the cursor, which every older event is behind). */
+static int do_one(struct dbxfs *fs, metadb_txn *t, void *arg)
 {
-    struct batch b = { 0 };
+    struct one_node *a = arg;
+    struct cnode n;
+    uint64_t cursor = 0;
+
+    memset(&n, 0, sizeof(n));
+    if (a->status == 200)
+        return node_from_wire(a->node, &n) ? -EIO : apply_remote(fs, t, &n, &a->notes);
+    metadb_kv_get(t, "cursor", &cursor);
+    return apply_remote_delete(fs, t, a->id, cursor, &a->notes);
+}
+
+/* Reads node id from dbxd (through h, or a borrowed handle when NULL). */
+static int fetch_node(struct dbxfs *fs, httpc *h, uint64_t id, struct apply_notes *notes)
+{
+    struct one_node a = { .id = id };
     char path[64], hex[17];
-    cJSON *reply = NULL, *changes = cJSON_CreateArray(), *c = cJSON_CreateObject();
-    long status = 0;
-    int rc = changes && c ? 0 : -ENOMEM;
+    cJSON *reply = NULL;
+    int rc;
 
     wire_id_format(id, hex);
     snprintf(path, sizeof(path), "/v1/nodes/%s", hex);
-    if (rc == 0)
-        rc = httpc_json(p->h, "GET", path, NULL, &status, &reply) ? -EIO : 0;
-    if (rc == 0 && (status == 200 || status == 404)) {
-        cJSON_AddStringToObject(c, "op", status == 200 ? "upsert" : "delete");
-        if (status == 404) {
-            cJSON_Delete(reply);
-            reply = cJSON_CreateObject();
-            wire_add_id(reply, "id", id);
-        }
-        cJSON_AddItemToObject(c, "node", reply);
-        reply = NULL;
-        cJSON_AddItemToArray(changes, c);
-        c = NULL;
-        b.changes = changes;
-        rc = read_cursor(p->fs, &b.cursor);
-        if (rc == 0)
-            rc = tree_write(p->fs, do_batch, &b);
-        apply_notes_send(p->fs, &b.notes);
+    rc = h ? (httpc_json(h, "GET", path, NULL, &a.status, &reply) ? -EIO : 0)
+           : conn_json(fs, "GET", path, NULL, &a.status, &reply);
+    if (rc == 0 && (a.status == 200 || a.status == 404)) {
+        a.node = reply;
+        rc = tree_write(fs, do_one, &a);
+    } else if (rc == 0) {
+        rc = -node_api_errno(a.status, reply);
     }
+    *notes = a.notes;
     cJSON_Delete(reply);
-    cJSON_Delete(c);
-    cJSON_Delete(changes);
+    return rc;
+}
+
+int pull_node_now(struct dbxfs *fs, uint64_t id)
+{
+    struct apply_notes notes = { 0 };
+    int rc = fetch_node(fs, NULL, id, &notes);
+
+    apply_notes_send_async(fs, &notes);
+    return rc;
+}
+
+/* Nodes asked for again (pull_refresh): read them anew. */
+static int refresh_one(struct pull *p, uint64_t id)
+{
+    struct apply_notes notes = { 0 };
+    int rc = fetch_node(p->fs, p->h, id, &notes);
+
+    apply_notes_send(p->fs, &notes);
     return rc;
 }
 
@@ -187,9 +220,18 @@ static void refresh_pending(struct pull *p)
             pull_refresh(p->fs, ids[i]);
 }
 
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void *pull_thread(void *arg)
 {
     struct pull *p = arg;
+    long long pruned = now_ms();
     int failures = 0;
 
     for (;;) {
@@ -200,6 +242,12 @@ static void *pull_thread(void *arg)
             break;
         refresh_pending(p);
         int rc = poll_once(p, failures ? 0 : PULL_WAIT);
+        /* What the feed brought may let nodes waiting in the resync set go. */
+        apply_sweep(p->fs, now_ms());
+        if (now_ms() - pruned > PRUNE_EVERY_MS) {
+            apply_prune(p->fs);
+            pruned = now_ms();
+        }
         if (rc >= 0) {
             failures = 0;
             continue;

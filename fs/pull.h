@@ -11,8 +11,11 @@ struct dbxfs;
 
 int pull_start(struct dbxfs *fs);
 void pull_stop(struct dbxfs *fs);
-/* Re-reads a node from dbxd soon (a change deferred while it was open, or
- * not taken from an answer: apply_own_reply); cuts a long-poll short. */
+/* Re-reads a node from dbxd soon (one the mirror lost track of: a delete
+ * refused after the node left it); cuts a long-poll short. */
 void pull_refresh(struct dbxfs *fs, uint64_t id);
+/* Reads a node from dbxd now and applies it, from a FUSE thread (a read
+ * found the content it knows gone: the feed is behind). 0 or -errno. */
+int pull_node_now(struct dbxfs *fs, uint64_t id);
 
 #endif

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "conn.h"
 #include "dbxfs.h"
 #include "evict.h"
@@ -133,6 +134,8 @@ static void *journal_thread(void *arg)
         }
         wait_for_quiet(p);
         int rc = push_journal_step(p);
+        /* Answers may let nodes waiting in the resync set go. */
+        apply_sweep(p->fs, now_ms());
         if (rc == -ENOENT) {            /* nothing queued */
             failures = 0;
             wait_for_work(p, 5, 1, &seen);
@@ -224,6 +227,45 @@ void push_stop(struct dbxfs *fs)
     fs->push = NULL;
 }
 
+static void add_problem(cJSON *list, uint64_t id, const char *what, const char *name,
+                        const char *why, time_t until)
+{
+    cJSON *j = cJSON_CreateObject();
+
+    if (!j || !cJSON_AddItemToArray(list, j)) {
+        cJSON_Delete(j);
+        return;
+    }
+    wire_add_id(j, "id", id);
+    cJSON_AddStringToObject(j, "op", what);
+    cJSON_AddStringToObject(j, "name", name);
+    cJSON_AddStringToObject(j, "why", why);
+    cJSON_AddNumberToObject(j, "retry_in", until > time(NULL) ? (double)(until - time(NULL)) : 0);
+}
+
+/* What dbxd would not take and waits to be tried again ("parked", with the
+ * reasons in "problems"); called with p->mu held. */
+static void status_held(struct push *p, cJSON *obj)
+{
+    cJSON *list = cJSON_AddArrayToObject(obj, "problems");
+    time_t now = time(NULL);
+    int uploads = 0;
+
+    for (int i = 0; list && i < p->nheld; i++)
+        add_problem(list, p->held[i].id, p->held[i].kind, p->held[i].name, p->held[i].why,
+                    p->held[i].until);
+    for (int i = 0; i < p->nparked; i++) {
+        if (p->parked[i].until <= now)
+            continue;
+        uploads++;
+        if (list)
+            add_problem(list, p->parked[i].id, "upload", p->parked[i].name, p->parked[i].why,
+                        p->parked[i].until);
+    }
+    cJSON_AddNumberToObject(obj, "parked", p->held_total + uploads);
+    cJSON_AddNumberToObject(obj, "held_back", p->held_behind);
+}
+
 void push_status(struct dbxfs *fs, cJSON *obj)
 {
     struct push *p = fs->push;
@@ -249,8 +291,9 @@ void push_status(struct dbxfs *fs, cJSON *obj)
         cJSON_AddNumberToObject(u, "started", (double)s->started_at);
         cJSON_AddItemToArray(list, u);
     }
-    pthread_mutex_unlock(&p->mu);
     cJSON_AddNumberToObject(obj, "uploading", n);
+    status_held(p, obj);
+    pthread_mutex_unlock(&p->mu);
 }
 
 int push_wait_clean(struct dbxfs *fs, uint64_t id, int timeout_sec)

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "dbxfs.h"
 #include "transfer.h"
@@ -33,6 +34,29 @@ struct upload_slot {
     time_t started_at;
 };
 
+/* An upload dbxd refused in a way no retry mends soon (rights, space, an
+ * answer not understood): skipped until `until`, and shown in the status. */
+#define PUSH_PARKED_MAX 64
+
+struct upload_park {
+    uint64_t id;
+    time_t until;
+    unsigned times;
+    char name[256];
+    char why[200];
+};
+
+/* A journal operation set aside, as the last scan of the journal saw it. */
+#define PUSH_SHOWN_MAX 16
+
+struct held_op {
+    uint64_t id;
+    time_t until;
+    char kind[8];
+    char name[256];
+    char why[300];
+};
+
 struct push {
     struct dbxfs *fs;
     pthread_mutex_t mu;
@@ -47,7 +71,29 @@ struct push {
     httpc *h;                    /* the journal thread's */
     int no_batch;                /* dbxd has no POST /v1/batch (older server) */
     struct upload_slot slots[PUSH_UPLOADERS];
+    struct upload_park parked[PUSH_PARKED_MAX];   /* guarded by mu */
+    int nparked;
+    /* The journal's parked operations and those held back behind them,
+     * from the last scan (guarded by mu). */
+    struct held_op held[PUSH_SHOWN_MAX];
+    int nheld, held_total, held_behind;
 };
+
+/* One journal entry as push_journal.c loaded it. */
+struct push_op {
+    uint64_t seq, id;
+    char *text;
+    cJSON *json;
+    const char *kind;            /* "create", "patch" or "delete" */
+    cJSON *body;                 /* inside json; NULL when the request has none */
+};
+
+void push_op_free(struct push_op *o);
+/* Settles dbxd's answer to o (push_resolve.c): 0 when the journal may go
+ * on at once, -EAGAIN when it should wait (backoff), or -errno. */
+int push_settle(struct push *p, struct push_op *o, long status, const cJSON *reply);
+/* Drops o unsent (an entry that cannot be read). */
+int push_drop(struct push *p, struct push_op *o);
 
 /* Wakes the push threads (for work they made themselves). */
 void push_signal(struct push *p);
@@ -57,9 +103,11 @@ void push_signal(struct push *p);
 int push_journal_step(struct push *p);
 /* One dirty file uploaded, or -ENOENT when none is ready. */
 int push_upload_step(struct push *p, struct upload_slot *slot);
+/* Sets n's upload aside after res (push_upload.c). */
+void push_upload_park(struct push *p, const struct cnode *n, const transfer_result *res);
+/* 1 while id's upload is set aside; called with push->mu held. */
+int push_upload_parked(struct push *p, uint64_t id);
 /* transfer's progress callback; arg is the upload_slot. */
 void push_upload_progress(void *arg, const transfer_progress *pr);
-/* "NAME (conflicted copy YYYY-MM-DD HHMMSS).EXT", as dbxd names them. */
-void push_conflict_name(const char *name, char out[256]);
 
 #endif

@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "plan.h"
 #include "conn.h"
 #include "evict.h"
 #include "log.h"
+#include "names.h"
 #include "ofile.h"
 #include "oplog.h"
 #include "push.h"
@@ -37,7 +39,7 @@ static int claim_page(struct push *p, metadb_txn *t, struct upload_slot *slot,
         for (int s = 0; s < PUSH_UPLOADERS; s++)
             busy |= p->slots[s].id == ids[i];
         /* An orphan was unlinked here: its bytes are not wanted anywhere. */
-        if (busy || ofile_writing(p->fs->files, ids[i]) ||
+        if (busy || push_upload_parked(p, ids[i]) || ofile_writing(p->fs->files, ids[i]) ||
             metadb_node_get(t, ids[i], n) || (n->flags & (CN_LOCAL | CN_ORPHAN)) ||
             (slot->max_size && n->size > slot->max_size) ||
             metadb_dirty_get(t, ids[i], gen))
@@ -71,6 +73,54 @@ static int claim(struct push *p, struct upload_slot *slot, struct cnode *n,
     return rc == -ENODATA ? -ENOENT : rc;
 }
 
+int push_upload_parked(struct push *p, uint64_t id)
+{
+    time_t now = time(NULL);
+
+    for (int i = 0; i < p->nparked; i++)
+        if (p->parked[i].id == id)
+            return p->parked[i].until > now;
+    return 0;
+}
+
+void push_upload_park(struct push *p, const struct cnode *n, const transfer_result *res)
+{
+    struct upload_park *k = NULL;
+    char why[200];
+    long wait;
+
+    snprintf(why, sizeof(why), "%ld %s%s%.140s", res->status, res->error,
+             res->message[0] ? ": " : "", res->message);
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->nparked && !k; i++)
+        if (p->parked[i].id == n->id)
+            k = &p->parked[i];
+    if (!k && p->nparked < PUSH_PARKED_MAX)
+        k = &p->parked[p->nparked++];
+    if (!k)
+        k = &p->parked[n->id % PUSH_PARKED_MAX];  /* full: one older entry goes */
+    if (k->id != n->id)
+        memset(k, 0, sizeof(*k));
+    k->id = n->id;
+    k->times++;
+    k->until = time(NULL) + (k->times > 8 ? 1800 : 10 << (k->times - 1));
+    snprintf(k->name, sizeof(k->name), "%s", n->name);
+    memcpy(k->why, why, sizeof(why));
+    wait = (long)(k->until - time(NULL));
+    pthread_mutex_unlock(&p->mu);
+    log_warn("upload of \"%s\" refused (%s): set aside, tried again in %lds", n->name,
+             why, wait);
+}
+
+static void unpark(struct push *p, uint64_t id)
+{
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->nparked; i++)
+        if (p->parked[i].id == id)
+            p->parked[i] = p->parked[--p->nparked];
+    pthread_mutex_unlock(&p->mu);
+}
+
 static void release_slot(struct push *p, struct upload_slot *slot)
 {
     pthread_mutex_lock(&p->mu);
@@ -91,26 +141,25 @@ struct committed {
     uint64_t id, gen;
     const transfer_result *res;
     struct wire_time mtime;            /* what the commit recorded */
-    int repatch, refresh;              /* out */
+    int repatch;                       /* out */
+    struct apply_notes notes;
 };
 
 static int do_committed(struct dbxfs *fs, metadb_txn *t, void *arg)
 {
     struct committed *c = arg;
-    struct cnode n, srv;
-    uint64_t gen;
+    struct cnode n;
+    uint64_t gen, rev = 0;
     int rc = metadb_node_get(t, c->id, &n);
 
     if (rc == -ENOENT)
         return 0;                       /* deleted here meanwhile */
-    if (rc || node_from_wire(c->res->node, &srv))
+    if (rc || wire_get_uint(c->res->node, "rev", UINT64_MAX, &rev) != WIRE_OK)
         return rc ? rc : -EIO;
-    /* The feed brought a newer revision while the upload ran, and being
-     * dirty the node did not take its content: read it again. */
-    if (n.rev > srv.rev) {
-        n.rev = srv.rev;
-        c->refresh = 1;
-    }
+    /* Ahead of the mirror until the feed echoes the commit (then the node
+     * takes whatever dbxd has, which may be newer still). */
+    if (rev > n.rev)
+        n.rev = rev;
     n.content_rev = c->res->content_rev;
     if (metadb_dirty_get(t, c->id, &gen) == 0 && gen == c->gen) {
         n.flags &= ~CN_DIRTY;
@@ -124,11 +173,12 @@ static int do_committed(struct dbxfs *fs, metadb_txn *t, void *arg)
         if (rc == 0 && c->repatch)
             rc = oplog_patch(t, &n, OPLOG_MTIME);
     }
-    c->refresh |= apply_own_reply(&n, &srv);
-    return rc ? rc : metadb_node_put(t, &n);
+    if (rc == 0)
+        rc = metadb_node_put(t, &n);
+    return rc ? rc : apply_reconcile(fs, t, c->id, &c->notes);
 }
 
-/* Deleted on the server while dirty here: create it again, then upload. */
+/* Deleted on the server while dirty here: created again, then uploaded. */
 static int do_recreate(struct dbxfs *fs, metadb_txn *t, void *arg)
 {
     struct cnode n;
@@ -136,41 +186,107 @@ static int do_recreate(struct dbxfs *fs, metadb_txn *t, void *arg)
 
     if (rc || (n.flags & (CN_LOCAL | CN_ORPHAN)))
         return rc == -ENOENT ? 0 : rc;
-    n.flags |= CN_LOCAL;
-    n.rev = n.content_rev = 0;
-    rc = metadb_node_put(t, &n);
-    return rc ? rc : oplog_create(t, &n);
+    return tree_recreate(t, &n);
 }
 
-static int settle(struct push *p, struct upload_slot *slot, const struct cnode *n,
-                  uint64_t gen, const transfer_result *res, int rc)
+/* No right to write the file any more (a share lowered to viewer, or gone
+ * with its owner's tree): what this device wrote becomes a new file of
+ * this user's, in the root, under a conflicted-copy name, and the node
+ * itself goes back to dbxd's version. Waits while the file is open. */
+struct relocate {
+    uint64_t id;
+    struct apply_notes notes;
+};
+
+static int do_relocate(struct dbxfs *fs, metadb_txn *t, void *arg)
 {
-    struct committed c = { n->id, gen, res, n->mtime, 0, 0 };
+    struct relocate *a = arg;
+    struct cnode n, copy;
+    char path[STAGING_PATH_MAX];
+    uint64_t gen, holder;
+    unsigned tries = 0;
+    int rc = metadb_node_get(t, a->id, &n);
+
+    if (rc || ofile_is_open(fs->files, n.id) || metadb_dirty_get(t, n.id, &gen))
+        return rc ? rc : -EBUSY;
+    copy = n;
+    copy.id = node_new_id();
+    copy.parent = fs->root_id;
+    copy.flags = CN_LOCAL | CN_DIRTY | CN_COPY;
+    copy.rev = copy.content_rev = copy.map_rev = 0;
+    do
+        name_conflicted(n.name, fs->opts->device, time(NULL), ++tries, copy.name);
+    while (metadb_dirent_get(t, copy.parent, copy.name, &holder) == 0 && tries < 100000);
+    staging_path(fs->cache_dir, n.id, path);
+    if ((rc = staging_commit(fs->cache_dir, copy.id, path)))
+        return rc;
+    log_warn("no right to write \"%s\" any more: what this device wrote is \"%s\" in "
+             "your own folder", n.name, copy.name);
+    n.flags &= ~(CN_DIRTY | CN_COPY);
+    if ((rc = metadb_node_put(t, &n)) || (rc = metadb_dirty_del(t, n.id)) ||
+        (rc = metadb_node_put(t, &copy)) ||
+        (rc = metadb_dirent_put(t, copy.parent, copy.name, copy.id)) ||
+        (rc = metadb_dirty_put(t, copy.id, gen)) || (rc = oplog_create(t, &copy)))
+        return rc;
+    apply_note(&a->notes, APPLY_INVAL_ENTRY, copy.parent, 0, copy.name);
+    return apply_reconcile(fs, t, n.id, &a->notes);
+}
+
+static int committed(struct push *p, const struct cnode *n, uint64_t gen,
+                     const transfer_result *res)
+{
+    struct committed c = { n->id, gen, res, n->mtime, 0, { 0 } };
+    int rc;
+
+    if (res->conflict) {
+        atomic_fetch_add(&p->fs->conflicts, 1);
+        log_warn("\"%s\" was changed elsewhere too: the other version is "
+                 "kept as a conflicted copy", n->name);
+    }
+    rc = tree_write(p->fs, do_committed, &c);
+    apply_notes_send(p->fs, &c.notes);
+    if (rc == 0)
+        evict_note(p->fs, n->size);   /* the copy may be clean now */
+    if (c.repatch)
+        push_signal(p);
+    return rc;
+}
+
+static int settle(struct push *p, const struct cnode *n, uint64_t gen,
+                  const transfer_result *res, int rc)
+{
+    struct plan_reply r = { .op = PLAN_OP_UPLOAD, .status = res->status, .code = res->error };
+    uint64_t id = n->id;
 
     if (rc == 0) {
-        if (res->conflict) {
-            atomic_fetch_add(&p->fs->conflicts, 1);
-            log_warn("\"%s\" was changed elsewhere too: the other version is "
-                     "kept as a conflicted copy", n->name);
-        }
-        rc = tree_write(p->fs, do_committed, &c);
-        if (rc == 0)
-            evict_note(p->fs, n->size);   /* the copy may be clean now */
-        if (c.repatch)
-            push_signal(p);
-        if (c.refresh)
-            pull_refresh(p->fs, n->id);
-        return rc;
+        unpark(p, n->id);
+        return committed(p, n, gen, res);
     }
-    if (res->status == 404) {
-        uint64_t id = n->id;
+    switch (plan_answer(&r)) {
+    case PLAN_RECREATE:
         rc = tree_write(p->fs, do_recreate, &id);
         push_signal(p);
-        return rc ? rc : -EAGAIN;
+        return rc;
+    case PLAN_RELOCATE: {
+        struct relocate a = { n->id, { 0 } };
+        rc = tree_write(p->fs, do_relocate, &a);
+        apply_notes_send(p->fs, &a.notes);
+        if (rc == 0) {
+            push_signal(p);
+            return 0;
+        }
+        push_upload_park(p, n, res);   /* open: relocated once closed */
+        return 0;
     }
-    log_info("upload of \"%s\" not done yet (%ld %s%s%s): will retry", n->name,
-             res->status, res->error, res->message[0] ? ": " : "", res->message);
-    return -EAGAIN;
+    case PLAN_PARK:
+        push_upload_park(p, n, res);
+        return 0;
+    case PLAN_RETRY:
+    default:
+        log_info("upload of \"%s\" not done yet (%ld %s%s%s): will retry", n->name,
+                 res->status, res->error, res->message[0] ? ": " : "", res->message);
+        return -EAGAIN;
+    }
 }
 
 int push_upload_step(struct push *p, struct upload_slot *slot)
@@ -200,7 +316,7 @@ int push_upload_step(struct push *p, struct upload_slot *slot)
     log_debug("upload %s: %d, status %ld%s", id, rc, res.status,
               res.conflict ? ", the other version kept as a conflicted copy" : "");
     conn_note(p->fs, rc == 0 || res.status != 0, res.status);
-    rc = settle(p, slot, &n, gen, &res, rc);
+    rc = settle(p, &n, gen, &res, rc);
     transfer_result_free(&res);
     release_slot(p, slot);
     return rc;

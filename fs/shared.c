@@ -62,10 +62,7 @@ static int drop_revoked(struct dbxfs *fs, metadb_txn *t, struct merge *m)
     for (size_t i = 0; rc == 0 && i < c.n; i++) {
         if (listed(m->entries, c.ids[i]) || metadb_node_get(t, c.ids[i], &n))
             continue;
-        rc = metadb_dirent_del(t, SHARED_ID, n.name);
-        if (rc == 0)
-            rc = tree_unlink_node(fs, t, &n);
-        apply_note(&m->notes, APPLY_DELETE, SHARED_ID, n.id, n.name);
+        rc = apply_forget(fs, t, n.id, &m->notes);
     }
     idlist_free(&c);
     return rc;
@@ -126,9 +123,7 @@ static int place_entry(struct dbxfs *fs, metadb_txn *t, const cJSON *e, struct m
     if (node_from_wire(cJSON_GetObjectItem(e, "node"), &srv) || !cJSON_IsString(owner))
         return 0;                    /* nothing this version can show */
     display_name(m->entries, srv.name, owner->valuestring, name);
-    memcpy(srv.name, name, sizeof(name));
-    srv.parent = SHARED_ID;
-    rc = apply_upsert(fs, t, &srv, &m->notes);
+    rc = apply_share_root(fs, t, &srv, name, &m->notes);
     if (rc || metadb_node_get(t, srv.id, &n))
         return rc;
     int renamed = n.parent == SHARED_ID && strcmp(n.name, name) != 0;
@@ -164,7 +159,7 @@ static int do_merge(struct dbxfs *fs, metadb_txn *t, void *arg)
 
     if (rc)
         return rc;
-    dir.flags |= CN_LISTED;          /* first: apply places children of listed dirs */
+    dir.flags |= CN_LISTED | CN_TRACKED;
     rc = metadb_node_put(t, &dir);
     if (rc == 0)
         rc = drop_revoked(fs, t, m);
@@ -179,7 +174,10 @@ int shared_list(struct dbxfs *fs)
     struct merge m = { 0 };
     cJSON *reply = NULL;
     long status = 0;
-    int rc = conn_json(fs, "GET", "/v1/shared", NULL, &status, &reply);
+    int rc;
+
+    atomic_fetch_add(&fs->listings, 1);   /* its records may be older than a tombstone */
+    rc = conn_json(fs, "GET", "/v1/shared", NULL, &status, &reply);
 
     if (rc == 0 && status != 200)
         rc = -node_api_errno(status, reply);
@@ -192,6 +190,7 @@ int shared_list(struct dbxfs *fs)
         log_warn("cannot list %s: %s", SHARED_NAME,
                  rc == -EIO ? "dbxd unreachable" : strerror(-rc));
     }
+    atomic_fetch_sub(&fs->listings, 1);
     cJSON_Delete(reply);
     return rc == -ENOENT ? -EIO : rc;
 }

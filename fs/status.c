@@ -8,7 +8,7 @@
 char *status_json(struct dbxfs *fs)
 {
     cJSON *j = cJSON_CreateObject();
-    uint64_t queued = 0, dirty = 0, cursor = 0, bytes = 0, chunks = 0, cap = 0;
+    uint64_t queued = 0, dirty = 0, cursor = 0, bytes = 0, chunks = 0, cap = 0, waiting = 0;
     metadb_txn *t;
     char *out;
 
@@ -17,6 +17,7 @@ char *status_json(struct dbxfs *fs)
     if (metadb_begin(fs->db, 0, &t) == 0) {
         queued = metadb_journal_count(t);
         dirty = metadb_dirty_count(t);
+        waiting = metadb_resync_count(t);
         metadb_kv_get(t, "cursor", &cursor);
         metadb_abort(t);
     }
@@ -25,6 +26,8 @@ char *status_json(struct dbxfs *fs)
     cJSON_AddBoolToObject(j, "unauthorized", atomic_load(&fs->unauthorized));
     cJSON_AddNumberToObject(j, "queued", (double)queued);
     cJSON_AddNumberToObject(j, "dirty", (double)dirty);
+    /* nodes whose dbxd version waits for this device's work to settle */
+    cJSON_AddNumberToObject(j, "waiting", (double)waiting);
     push_status(fs, j);
     cJSON_AddNumberToObject(j, "cursor", (double)cursor);
     cJSON_AddNumberToObject(j, "last_sync", (double)atomic_load(&fs->last_sync));

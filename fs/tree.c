@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "names.h"
 #include "ofile.h"
 #include "oplog.h"
@@ -72,6 +73,20 @@ int tree_lookup(struct dbxfs *fs, uint64_t parent, const char *name,
     rc = metadb_dirent_get(t, parent, name, &child);
     metadb_abort(t);
     return rc ? rc : tree_get(fs, child, n);
+}
+
+int tree_is_within(metadb_txn *t, uint64_t dir, uint64_t id)
+{
+    struct cnode n;
+
+    for (int depth = 0; dir && depth < 4096; depth++) {
+        if (dir == id)
+            return 1;
+        if (metadb_node_get(t, dir, &n))
+            return 0;
+        dir = n.parent;
+    }
+    return 0;
 }
 
 /* The parent must be a directory the store holds. */
@@ -144,7 +159,7 @@ int tree_create(struct dbxfs *fs, uint64_t parent, const char *name,
     out->atime = out->mtime = out->ctime = node_now();
     /* A new directory has no children anywhere; a new file's content is its
      * (empty, or not yet created) staging file. */
-    out->flags = CN_LOCAL | (type == NODE_DIR ? CN_LISTED : 0) |
+    out->flags = CN_LOCAL | (type == NODE_DIR ? CN_LISTED | CN_TRACKED : 0) |
                  (type == NODE_FILE ? CN_COPY : 0);
     snprintf(out->name, sizeof(out->name), "%s", name);
     if (target)
@@ -153,6 +168,32 @@ int tree_create(struct dbxfs *fs, uint64_t parent, const char *name,
     if (rc == 0)
         push_wake(fs);
     return rc;
+}
+
+int tree_move_local(metadb_txn *t, struct cnode *n, uint64_t parent, const char *name)
+{
+    uint64_t holder;
+    int rc = 0;
+
+    if (metadb_dirent_get(t, n->parent, n->name, &holder) == 0 && holder == n->id)
+        rc = metadb_dirent_del(t, n->parent, n->name);
+    n->parent = parent;
+    snprintf(n->name, sizeof(n->name), "%s", name);
+    if (rc == 0)
+        rc = metadb_node_put(t, n);
+    return rc ? rc : metadb_dirent_put(t, parent, name, n->id);
+}
+
+int tree_recreate(metadb_txn *t, struct cnode *n)
+{
+    int rc;
+
+    log_info("\"%s\" is gone on dbxd but holds work of this device: creating it again",
+             n->name);
+    n->flags |= CN_LOCAL;
+    n->rev = n->content_rev = 0;
+    rc = metadb_node_put(t, n);
+    return rc ? rc : oplog_create_first(t, n);
 }
 
 int tree_drop_node(struct dbxfs *fs, metadb_txn *t, const struct cnode *n)
@@ -181,6 +222,22 @@ int tree_unlink_node(struct dbxfs *fs, metadb_txn *t, struct cnode *n)
         return rc && rc != -ENOENT ? rc : metadb_node_put(t, n);
     }
     return tree_drop_node(fs, t, n);
+}
+
+int tree_journal_delete(struct dbxfs *fs, metadb_txn *t, const struct cnode *n)
+{
+    int rc = 0;
+
+    /* Made here and not sent yet: dbxd need never hear of it. */
+    if (n->flags & CN_LOCAL)
+        rc = oplog_drop_node(t, n->id, atomic_load(&fs->sending_lo),
+                             atomic_load(&fs->sending_hi));
+    if (rc)
+        return rc < 0 ? rc : 0;
+    rc = oplog_delete(t, n);
+    /* Until the mirror shows the delete, older news of the node (even of
+     * its create, still queued) must not bring it back here. */
+    return rc ? rc : metadb_gone_put(t, n->id, 0);
 }
 
 struct remove_arg {
@@ -214,11 +271,7 @@ static int do_remove(struct dbxfs *fs, metadb_txn *t, void *arg)
         return -ENOTEMPTY;
     rc = metadb_dirent_del(t, a->parent, a->name);
     if (rc == 0)
-        rc = oplog_delete(t, id);
-    /* Even a node whose create is still queued: once pushed, the feed
-     * shows its create, which must not bring it back here. */
-    if (rc == 0)
-        rc = metadb_gone_put(t, id);
+        rc = tree_journal_delete(fs, t, &n);
     if (rc == 0)
         rc = tree_unlink_node(fs, t, &n);
     return rc ? rc : tree_touch_dir(t, &dir);

@@ -38,6 +38,14 @@ int tree_closed(struct dbxfs *fs, uint64_t id);
 /* Startup: drops nodes left unlinked-while-open by a crash, and takes the
  * size of files written up to a crash from their staging files. */
 int tree_recover(struct dbxfs *fs);
+/* Moves n to (parent, name) here only, not journaled (the sync engine
+ * settling a conflict); its old entry goes if it is still n's. The caller
+ * notifies the kernel. */
+int tree_move_local(metadb_txn *t, struct cnode *n, uint64_t parent, const char *name);
+/* dbxd lost n (deleted on another device) while this device holds work in
+ * it: its creation is journaled again, same id, before anything queued;
+ * dirty content then uploads on a base of nothing. */
+int tree_recreate(metadb_txn *t, struct cnode *n);
 /* Removes a node's records and local content (caller holds the txn). */
 int tree_drop_node(struct dbxfs *fs, metadb_txn *t, const struct cnode *n);
 
@@ -48,6 +56,12 @@ int tree_write(struct dbxfs *fs, tree_txn_fn fn, void *arg);
 int tree_get_dir(metadb_txn *t, uint64_t id, struct cnode *dir);
 int tree_touch_dir(metadb_txn *t, struct cnode *dir);
 int tree_unlink_node(struct dbxfs *fs, metadb_txn *t, struct cnode *n);
+/* Journals the removal of n (its dirent is gone), with the local tombstone
+ * that keeps it away until the mirror shows it gone; for a node dbxd never
+ * got, drops its queued operations instead. */
+int tree_journal_delete(struct dbxfs *fs, metadb_txn *t, const struct cnode *n);
 int tree_check_name(const char *name);
+/* 1 when dir is node id or lies below it (moving id there makes a loop). */
+int tree_is_within(metadb_txn *t, uint64_t dir, uint64_t id);
 
 #endif

@@ -17,25 +17,10 @@ struct rename_arg {
     unsigned flags;
 };
 
-/* 1 when `dir` is node id or lies below it: moving id there would make a
- * loop (EINVAL, as rename(2) says). */
-static int in_subtree(metadb_txn *t, uint64_t id, uint64_t dir)
-{
-    struct cnode n;
-
-    for (int depth = 0; dir && depth < 4096; depth++) {
-        if (dir == id)
-            return 1;
-        if (metadb_node_get(t, dir, &n))
-            return 0;
-        dir = n.parent;
-    }
-    return 0;
-}
-
-/* Re-links n as (parent, name) and journals the move. */
+/* Re-links n as (parent, name) and journals the move (replacing victim,
+ * or nothing). */
 static int move_node(metadb_txn *t, struct cnode *n, uint64_t parent,
-                     const char *name, unsigned extra)
+                     const char *name, const struct cnode *victim)
 {
     int rc = metadb_dirent_del(t, n->parent, n->name);
 
@@ -47,7 +32,7 @@ static int move_node(metadb_txn *t, struct cnode *n, uint64_t parent,
     rc = metadb_node_put(t, n);
     if (rc == 0)
         rc = metadb_dirent_put(t, parent, name, n->id);
-    return rc ? rc : oplog_patch(t, n, OPLOG_MOVE | extra);
+    return rc ? rc : oplog_move(t, n, victim);
 }
 
 static int do_exchange(metadb_txn *t, struct cnode *a, struct cnode *b)
@@ -56,17 +41,17 @@ static int do_exchange(metadb_txn *t, struct cnode *a, struct cnode *b)
     char na[256], nb[256], tmp[64];
     int rc;
 
-    if ((a->type == NODE_DIR && in_subtree(t, a->id, pb)) ||
-        (b->type == NODE_DIR && in_subtree(t, b->id, pa)))
+    if ((a->type == NODE_DIR && tree_is_within(t, pb, a->id)) ||
+        (b->type == NODE_DIR && tree_is_within(t, pa, b->id)))
         return -EINVAL;
     snprintf(na, sizeof(na), "%s", a->name);
     snprintf(nb, sizeof(nb), "%s", b->name);
     snprintf(tmp, sizeof(tmp), ".dbxfs-exchange-%016llx", (unsigned long long)a->id);
-    rc = move_node(t, a, pa, tmp, 0);
+    rc = move_node(t, a, pa, tmp, NULL);
     if (rc == 0)
-        rc = move_node(t, b, pa, na, 0);
+        rc = move_node(t, b, pa, na, NULL);
     if (rc == 0)
-        rc = move_node(t, a, pb, nb, 0);
+        rc = move_node(t, a, pb, nb, NULL);
     return rc;
 }
 
@@ -80,10 +65,14 @@ static int replace_target(struct dbxfs *fs, metadb_txn *t, const struct cnode *s
         return -EISDIR;
     if (dst->type == NODE_DIR && metadb_dir_is_empty(t, dst->id) != 1)
         return -ENOTEMPTY;
-    /* dbxd deletes the target itself when the move says "replace". */
     int rc = metadb_dirent_del(t, dst->parent, dst->name);
-    if (rc == 0)
-        rc = metadb_gone_put(t, dst->id);
+    /* dbxd deletes the target itself when the move says "replace", if it
+     * has it: one it never got has its queued operations dropped, or
+     * deleted on their own when they may be under way. */
+    if (rc == 0 && (dst->flags & CN_LOCAL))
+        rc = tree_journal_delete(fs, t, dst);
+    else if (rc == 0)
+        rc = metadb_gone_put(t, dst->id, 0);
     return rc ? rc : tree_unlink_node(fs, t, dst);
 }
 
@@ -113,11 +102,12 @@ static int do_rename(struct dbxfs *fs, metadb_txn *t, void *arg)
         return -EEXIST;
     if (a->flags & RENAME_EXCHANGE)
         return have_dst ? do_exchange(t, &src, &dst) : -ENOENT;
-    if (src.type == NODE_DIR && in_subtree(t, sid, a->newparent))
+    if (src.type == NODE_DIR && tree_is_within(t, a->newparent, sid))
         return -EINVAL;
     if (have_dst && (rc = replace_target(fs, t, &src, &dst)))
         return rc;
-    return move_node(t, &src, a->newparent, a->newname, have_dst ? OPLOG_REPLACE : 0);
+    return move_node(t, &src, a->newparent, a->newname,
+                     have_dst && !(dst.flags & CN_LOCAL) ? &dst : NULL);
 }
 
 static int touch_parents(struct dbxfs *fs, metadb_txn *t, void *arg)

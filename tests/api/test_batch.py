@@ -95,7 +95,9 @@ def test_batch_errors_of_routing_and_bodies(alice, adir):
         ({"method": "PUT", "path": "/v1/nodes/" + adir["id"]}, 405, "method_not_allowed"),
         ({"method": "DELETE", "path": "/v1/nodes/xyz"}, 400, "invalid_id"),
         ({"method": "POST", "path": "/v1/nodes"}, 400, "bad_json"),
-        ({"method": "DELETE", "path": "/v1/nodes/" + adir["id"], "body": {}}, 400, "bad_request"),
+        ({"method": "DELETE", "path": "/v1/nodes/" + adir["id"], "body": {"bogus": 1}}, 400,
+         "bad_request"),
+        ({"method": "GET", "path": "/v1/nodes/" + adir["id"], "body": {}}, 400, "bad_request"),
         ({"method": "PATCH", "path": "/v1/nodes/" + adir["id"], "body": {"bogus": 1}}, 400,
          "bad_request"),
     ]:

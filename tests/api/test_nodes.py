@@ -1,4 +1,5 @@
 """GET/POST/PATCH/DELETE /v1/nodes and children listings."""
+import re
 import time
 
 import pytest
@@ -263,6 +264,45 @@ def test_rename_replace_over_file(alice, adir):
     assert alice.download(a["id"]) == b"AAAA"
 
 
+def test_replace_keeps_a_victim_changed_since(alice, adir):
+    """replace names the node the caller replaced and the content it saw:
+    a holder whose bytes the caller never saw is kept aside, not deleted."""
+    a = alice.write_file(adir["id"], "a.txt", b"AAAA")
+    b = alice.write_file(adir["id"], "b.txt", b"B1")
+    seen = alice.node(b["id"])["content_rev"]
+    alice.upload(b["id"], b"B2, written elsewhere", base_rev=seen)
+    j = alice.patch_node(a["id"], {"name": "b.txt", "replace": True, "victim": b["id"],
+                                   "victim_content_rev": seen})
+    assert "replaced" not in j and j["kept"]["id"] == b["id"], j
+    assert re.fullmatch(r"b \(conflicted copy \d{4}-\d\d-\d\d \d{6}\)\.txt",
+                        j["kept"]["name"]), j
+    names = dict((e["name"], e["id"]) for e in alice.children(adir["id"])["entries"])
+    assert names["b.txt"] == a["id"] and names[j["kept"]["name"]] == b["id"], names
+    assert alice.download(b["id"]) == b"B2, written elsewhere"
+
+
+def test_replace_keeps_another_holder(alice, adir):
+    a = alice.write_file(adir["id"], "a", b"A")
+    b = alice.write_file(adir["id"], "b", b"B")
+    # the caller replaced an older b that is gone; the name is c's now
+    alice.patch_node(b["id"], {"name": "b-moved"})
+    c = alice.write_file(adir["id"], "b", b"C")
+    j = alice.patch_node(a["id"], {"name": "b", "replace": True, "victim": b["id"],
+                                   "victim_content_rev": b["content_rev"]})
+    assert j["kept"]["id"] == c["id"] and j["kept"]["name"].startswith("b (conflicted copy "), j
+    assert alice.node(b["id"])["name"] == "b-moved"
+    assert alice.download(c["id"]) == b"C"
+
+
+def test_replace_with_the_victim_seen_deletes_it(alice, adir):
+    a = alice.write_file(adir["id"], "a", b"A")
+    b = alice.write_file(adir["id"], "b", b"B")
+    j = alice.patch_node(a["id"], {"name": "b", "replace": True, "victim": b["id"],
+                                   "victim_content_rev": alice.node(b["id"])["content_rev"]})
+    assert j["replaced"]["id"] == b["id"] and "kept" not in j, j
+    err(alice.get("/v1/nodes/%s" % b["id"]), 404, "not_found")
+
+
 def test_replace_over_empty_dir(alice, adir):
     a = alice.mkdir(adir["id"], "a")
     alice.mkfile(a["id"], "inside")
@@ -433,7 +473,20 @@ def test_if_rev(alice, adir):
 
 
 def test_patch_missing_node_404(alice):
-    err(alice.patch("/v1/nodes/%s" % new_id(), {"mode": 0o600}), 404, "not_found")
+    nid = new_id()
+    e = err(alice.patch("/v1/nodes/%s" % nid, {"mode": 0o600}), 404, "not_found")
+    assert e["id"] == nid, e
+
+
+def test_404_names_the_missing_node_of_a_move(alice, adir):
+    """A client tells "my node is gone" from "its new directory is gone"."""
+    f = alice.mkfile(adir["id"], "f")
+    gone = new_id()
+    e = err(alice.patch("/v1/nodes/%s" % f["id"], {"parent": gone}), 404, "not_found")
+    assert e["id"] == gone, e
+    e = err(alice.post("/v1/nodes", {"id": new_id(), "parent": gone, "name": "x",
+                                      "type": "file"}), 404, "not_found")
+    assert e["id"] == gone, e
 
 
 # ---- DELETE
@@ -468,6 +521,36 @@ def test_delete_if_rev(alice, adir):
     alice.node(f["id"])
     alice.delete_node(f["id"], if_rev=j["rev"])
     err(alice.get("/v1/nodes/%s" % f["id"]), 404, "not_found")
+
+
+def test_delete_if_content_rev(alice, adir):
+    """A delete may say which content it saw: a file edited since is kept
+    (412), while other changes (rename, chmod) do not stop it."""
+    f = alice.write_file(adir["id"], "f", b"one")
+    seen = alice.node(f["id"])["content_rev"]
+    alice.patch_node(f["id"], {"name": "f2", "mode": 0o600})
+    alice.upload(f["id"], b"two", base_rev=seen)
+    e = err(alice.delete("/v1/nodes/%s" % f["id"], params={"if_content_rev": seen}),
+            412, "rev_mismatch")
+    check_node(e["node"], id=f["id"], name="f2")
+    now = alice.node(f["id"])["content_rev"]
+    # the same condition as a JSON body (what a batched delete can carry)
+    err(alice.delete("/v1/nodes/%s" % f["id"], json={"if_content_rev": seen}), 412,
+        "rev_mismatch")
+    r = alice.post("/v1/batch", {"ops": [{"method": "DELETE", "path": "/v1/nodes/%s" % f["id"],
+                                           "body": {"if_content_rev": seen}}]})
+    assert ok(r)["results"][0]["status"] == 412
+    alice.node(f["id"])
+    alice.patch_node(f["id"], {"mode": 0o644})
+    alice.delete("/v1/nodes/%s" % f["id"], json={"if_content_rev": now})
+    err(alice.get("/v1/nodes/%s" % f["id"]), 404, "not_found")
+
+
+def test_delete_body_fields_checked(alice, adir):
+    f = alice.mkfile(adir["id"], "f")
+    err(alice.delete("/v1/nodes/%s" % f["id"], json={"if_content_rev": "x"}), 400)
+    err(alice.delete("/v1/nodes/%s" % f["id"], json={"force": True}), 400)
+    alice.node(f["id"])
 
 
 def test_delete_bad_if_rev(alice, adir):

@@ -43,7 +43,9 @@ SANITIZED = os.environ.get("DBX_SANITIZED", "0") not in ("", "0")
 SLOW = 3 if SANITIZED else 1
 STATUS_XATTR = "user.dbxfs.status"
 ID_XATTR = "user.dbxfs.id"
-CONFLICT_RE = r" \(conflicted copy \d{4}-\d{2}-\d{2} \d{6}\)"
+# dbxd's copies: "(conflicted copy DATE TIME)"; a mount's own add its device
+# name (-o device=, the mount's name in these tests) and a count when needed
+CONFLICT_RE = r" \(conflicted copy \d{4}-\d{2}-\d{2} \d{6}(?: [^)]+)?\)"
 
 
 def T(seconds):
@@ -439,7 +441,8 @@ class Mount:
     # --- process
     @property
     def url(self):
-        return self.server.url
+        # server_url: the mount reaches dbxd another way (a NetProxy)
+        return getattr(self, "server_url", None) or self.server.url
 
     def env(self):
         e = dict(os.environ)
@@ -451,7 +454,8 @@ class Mount:
     def opts(self, extra=()):
         o = ["server=" + self.url, "user=" + self.account.user,
              "password_file=" + self.password_file, "cache_dir=" + self.cache_dir,
-             "token_file=" + self.token_file, "config=" + self.config]
+             "token_file=" + self.token_file, "config=" + self.config,
+             "device=" + self.name]
         # DBXFS_TEST_OPTS (e.g. log_level=debug) reaches every mount, to chase a failure
         more = [x for x in os.environ.get("DBXFS_TEST_OPTS", "").split(",") if x]
         return ",".join(o + more + list(extra))

@@ -137,7 +137,9 @@ static const char *headline(const cJSON *s)
         return "dbxd refuses the mount's token: run `dbxctl login`, then mount again";
     if (!online)
         return "offline: changes are kept here and sent when dbxd is reachable";
-    if (num(s, "queued") || num(s, "dirty") || num(s, "uploading"))
+    if (num(s, "parked"))
+        return "online; dbxd refused some changes (kept here, tried again later)";
+    if (num(s, "queued") || num(s, "dirty") || num(s, "uploading") || num(s, "waiting"))
         return "online, syncing";
     return "online, up to date";
 }
@@ -155,6 +157,39 @@ static void render_last_sync(uint64_t last, time_t now)
     printf("  last sync   %s ago (%s)\n", ago, when);
 }
 
+/* A name from the mount, with control characters shown as '?': names come
+ * from every device of the account. */
+static void print_safe(const char *s)
+{
+    for (; s && *s; s++)
+        putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+/* What dbxd would not take: one line each, with dbxd's reason. */
+static void render_problems(const cJSON *s)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(s, "problems"), *p;
+    uint64_t parked = num(s, "parked"), behind = num(s, "held_back");
+
+    if (!parked)
+        return;
+    printf("  refused     %llu change%s set aside", (unsigned long long)parked,
+           parked == 1 ? "" : "s");
+    if (behind)
+        printf(", %llu waiting behind them", (unsigned long long)behind);
+    printf("\n");
+    cJSON_ArrayForEach(p, list) {
+        const cJSON *op = cJSON_GetObjectItemCaseSensitive(p, "op");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
+        const cJSON *why = cJSON_GetObjectItemCaseSensitive(p, "why");
+        printf("    %s \"", cJSON_IsString(op) ? op->valuestring : "?");
+        print_safe(cJSON_IsString(name) ? name->valuestring : "");
+        printf("\": ");
+        print_safe(cJSON_IsString(why) ? why->valuestring : "");
+        printf(" (again in %llus)\n", (unsigned long long)num(p, "retry_in"));
+    }
+}
+
 static void render(const char *root, const cJSON *s, time_t now)
 {
     const cJSON *uploads = cJSON_GetObjectItemCaseSensitive(s, "uploads"), *u;
@@ -167,7 +202,11 @@ static void render(const char *root, const cJSON *s, time_t now)
     printf("  to upload   %llu file%s, %llu uploading now\n", (unsigned long long)dirty,
            dirty == 1 ? "" : "s", (unsigned long long)num(s, "uploading"));
     render_last_sync(num(s, "last_sync"), now);
+    if (num(s, "waiting"))
+        printf("  waiting     %llu node%s for changes of this device to settle\n",
+               (unsigned long long)num(s, "waiting"), num(s, "waiting") == 1 ? "" : "s");
     printf("  conflicts   %llu since the mount\n", (unsigned long long)num(s, "conflicts"));
+    render_problems(s);
     units_bytes(num(s, "cache_bytes"), used, sizeof(used));
     units_bytes(num(s, "cache_cap"), cap, sizeof(cap));
     printf("  cache       %s of %s\n", used, cap);
