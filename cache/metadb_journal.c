@@ -146,8 +146,10 @@ int metadb_journal_prepend(metadb_txn *t, uint64_t id, uint64_t also, const char
     return entry_add(t, first ? first - 1 : JOURNAL_BASE, id, also, op);
 }
 
-int metadb_journal_next(metadb_txn *t, uint64_t after, uint64_t *seq, uint64_t *id,
-                        char **op)
+/* The entry after `after`, whose node id and text follow a head of `head`
+ * bytes (ENTRY_HEAD; 8 in the form of an older store). */
+static int entry_next(metadb_txn *t, uint64_t after, size_t head, uint64_t *seq,
+                      uint64_t *id, char **op)
 {
     MDB_cursor *c = metadb_cursor(t, DBI_JOURNAL);
     uint8_t k[8];
@@ -158,17 +160,22 @@ int metadb_journal_next(metadb_txn *t, uint64_t after, uint64_t *seq, uint64_t *
         return -EIO;
     put_be64(k, after + 1);
     rc = mdb_err(mdb_cursor_get(c, &key, &v, MDB_SET_RANGE));
-    if (rc == 0 && (key.mv_size != 8 || v.mv_size <= ENTRY_HEAD))
+    if (rc == 0 && (key.mv_size != 8 || v.mv_size <= head))
         rc = -EIO;
     if (rc == 0) {
         *seq = get_be64(key.mv_data);
         *id = get_be64(v.mv_data);
-        *op = strndup((char *)v.mv_data + ENTRY_HEAD, v.mv_size - ENTRY_HEAD);
-        if (!*op)
-            rc = -ENOMEM;
+        *op = strndup((char *)v.mv_data + head, v.mv_size - head);
+        rc = *op ? 0 : -ENOMEM;
     }
     mdb_cursor_close(c);
     return rc;
+}
+
+int metadb_journal_next(metadb_txn *t, uint64_t after, uint64_t *seq, uint64_t *id,
+                        char **op)
+{
+    return entry_next(t, after, ENTRY_HEAD, seq, id, op);
 }
 
 int metadb_journal_get(metadb_txn *t, uint64_t seq, uint64_t *id, char **op)
@@ -233,40 +240,15 @@ int metadb_journal_of(metadb_txn *t, uint64_t id, uint64_t *seqs, int max)
     return n;
 }
 
-/* An entry as an older store wrote it: [node id][operation text]. */
-static int old_entry_next(metadb_txn *t, uint64_t after, uint64_t *seq, uint64_t *id,
-                          char **op)
-{
-    MDB_cursor *c = metadb_cursor(t, DBI_JOURNAL);
-    uint8_t k[8];
-    MDB_val key = { 8, k }, v;
-    int rc;
-
-    if (!c)
-        return -EIO;
-    put_be64(k, after + 1);
-    rc = mdb_err(mdb_cursor_get(c, &key, &v, MDB_SET_RANGE));
-    if (rc == 0 && (key.mv_size != 8 || v.mv_size < 9))
-        rc = -EIO;
-    if (rc == 0) {
-        *seq = get_be64(key.mv_data);
-        *id = get_be64(v.mv_data);
-        *op = strndup((char *)v.mv_data + 8, v.mv_size - 8);
-        rc = *op ? 0 : -ENOMEM;
-    }
-    mdb_cursor_close(c);
-    return rc;
-}
-
-/* An older store's entries have one node id and no index: rewritten in
- * this form, indexed, once. */
+/* An older store's entries are [node id][operation text], unindexed:
+ * rewritten in this form, indexed, once. */
 int metadb_journal_upgrade(metadb_txn *t)
 {
     uint64_t seq = 0, id;
     char *op;
     int rc;
 
-    while ((rc = old_entry_next(t, seq, &seq, &id, &op)) == 0) {
+    while ((rc = entry_next(t, seq, 8, &seq, &id, &op)) == 0) {
         rc = entry_put(t, seq, id, 0, op);
         if (rc == 0) {
             uint8_t jk[16];

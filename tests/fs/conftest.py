@@ -667,8 +667,9 @@ class Mount:
         return json.loads(raw)
 
     def wait_idle(self, timeout=None, online=True):
-        """Waits until the status says queued == dirty == uploading == 0 (and
-        online, unless online=False), twice in a row; returns the status."""
+        """Waits until the status says queued == dirty == uploading ==
+        waiting == 0 (and online, unless online=False), twice in a row;
+        returns the status."""
         timeout = timeout or T(60)
         state = {"n": 0, "last": None}
 
@@ -676,7 +677,7 @@ class Mount:
             s = self.status()
             state["last"] = s
             if s["queued"] == 0 and s["dirty"] == 0 and s["uploading"] == 0 and \
-                    (not online or s["online"] is True):
+                    s.get("waiting", 0) == 0 and (not online or s["online"] is True):
                 state["n"] += 1
             else:
                 state["n"] = 0

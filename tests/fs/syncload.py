@@ -2,8 +2,9 @@
 (DBX_SYNC_SECONDS makes it a soak).
 
 Each device (a mount of one account, reached through its own NetProxy so
-it can be taken offline) runs a thread of random operations over a small
-set of names, so that the devices collide often: create, overwrite,
+it can be taken offline, and killed with -9 and mounted again now and
+then) runs a thread of random operations over a small set of names, so
+that the devices collide often: create, overwrite,
 append, truncate, chmod, rename (also over an existing file), unlink,
 mkdir, rmdir, over 12 names at two levels below 4 directories. Each
 device's operations come from its own random.Random(seed, device), so a
@@ -71,6 +72,7 @@ class Device:
         self.offline_since = None
         self.online_at = 0.0
         self.offline_periods = 0
+        self.crashes = 0
         self.stop = False
 
     # --- paths
@@ -206,16 +208,27 @@ class Device:
             if e.errno not in EXPECTED and not (e.errno == errno.EIO and away):
                 self.unexpected.append("%s: %s" % (name, e))
 
-    def run(self, until, offline_every=0.0):
+    def run(self, until, offline_every=0.0, crash_every=0.0):
         next_switch = time.time() + self.rng.uniform(2, 6) if offline_every else None
+        next_crash = time.time() + self.rng.uniform(3, crash_every) if crash_every else None
         while time.time() < until and not self.stop:
             if next_switch and time.time() >= next_switch:
                 self.toggle_offline()
                 next_switch = time.time() + (self.rng.uniform(1, 4) if self.offline_since
                                              else self.rng.uniform(2, offline_every))
+            if next_crash and time.time() >= next_crash:
+                self.crash()
+                next_crash = time.time() + self.rng.uniform(3, crash_every)
             self.step()
         if self.offline_since:
             self.toggle_offline()
+
+    def crash(self):
+        """kill -9 of the mount, then mount again: everything closed before
+        must survive (its queue and dirty set are in the cache)."""
+        self.m.kill9()
+        self.m.mount()
+        self.crashes += 1
 
     def toggle_offline(self):
         if self.offline_since:
@@ -239,14 +252,16 @@ def _read_all(fd):
         off += len(b)
 
 
-def run_devices(devices, seconds, offline_every=0.0):
-    """Runs every device's thread for `seconds`; returns the elapsed time."""
+def run_devices(devices, seconds, offline_every=0.0, crash_every=0.0):
+    """Runs every device's thread for `seconds` (each going offline every
+    few seconds up to offline_every, and killed and mounted again every few
+    up to crash_every, when given); returns the elapsed time."""
     until = time.time() + seconds
     errors = []
 
     def body(d):
         try:
-            d.run(until, offline_every)
+            d.run(until, offline_every, crash_every)
         except BaseException as e:  # noqa: BLE001 - reported by the caller
             errors.append("%s: %r" % (d.name, e))
 

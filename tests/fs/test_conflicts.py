@@ -40,6 +40,21 @@ def back_online(b):
     b.wait_idle(T(60))
 
 
+def race(a, b, b_work, a_work):
+    """B does b_work away from dbxd while A does a_work; then B is back."""
+    offline(b)
+    b_work()
+    a_work()
+    a.wait_idle()
+    back_online(b)
+
+
+def both_have(a, b, rel, data):
+    """A writes rel, and B sees it."""
+    write_file(a.path(rel), data)
+    on_both(a, b, rel, data)
+
+
 def settled(a, b):
     """Both idle, and A, B and dbxd hold one tree (returned)."""
     a.wait_idle(T(60))
@@ -70,15 +85,13 @@ def test_refused_rename_of_a_node_deleted_since_does_not_stop_sync(ab):
     everything queued after it. Now it is dropped (the delete behind it
     settles the node) and the rest goes."""
     a, b = ab
-    write_file(a.path("a.txt"), b"A's first file")
-    on_both(a, b, "a.txt", b"A's first file")
-    offline(b)
-    os.rename(b.path("a.txt"), b.path("n1"))
-    os.unlink(b.path("n1"))
-    write_file(b.path("after"), b"queued behind the refused rename")
-    write_file(a.path("n1"), b"A took the name")
-    a.wait_idle()
-    back_online(b)
+    both_have(a, b, "a.txt", b"A's first file")
+
+    def b_work():
+        os.rename(b.path("a.txt"), b.path("n1"))
+        os.unlink(b.path("n1"))
+        write_file(b.path("after"), b"queued behind the refused rename")
+    race(a, b, b_work, lambda: write_file(a.path("n1"), b"A took the name"))
     assert b.status()["queued"] == 0
     on_both(a, b, "after", b"queued behind the refused rename")
     on_both(a, b, "n1", b"A took the name")
@@ -91,11 +104,8 @@ def test_refused_rename_of_a_node_deleted_since_does_not_stop_sync(ab):
 @pytest.mark.watchdog(120)
 def test_create_on_a_name_taken_meanwhile_is_a_conflicted_copy(ab):
     a, b = ab
-    offline(b)
-    write_file(b.path("report.txt"), b"B's report")
-    write_file(a.path("report.txt"), b"A's report")
-    a.wait_idle()
-    back_online(b)
+    race(a, b, lambda: write_file(b.path("report.txt"), b"B's report"),
+         lambda: write_file(a.path("report.txt"), b"A's report"))
     settled(a, b)
     names = sorted(os.listdir(a.mnt))
     cc = [n for n in names if re.search(CONFLICT_RE, n)]
@@ -136,13 +146,9 @@ def test_delete_racing_an_edit_keeps_the_edit(ab):
     B's delete is of version 1 only (if_content_rev): dbxd refuses it, and
     the file comes back on B with A's bytes."""
     a, b = ab
-    write_file(a.path("f"), b"version 1")
-    on_both(a, b, "f", b"version 1")
-    offline(b)
-    os.unlink(b.path("f"))
-    write_file(a.path("f"), b"version 2, A")
-    a.wait_idle()
-    back_online(b)
+    both_have(a, b, "f", b"version 1")
+    race(a, b, lambda: os.unlink(b.path("f")),
+         lambda: write_file(a.path("f"), b"version 2, A"))
     on_both(a, b, "f", b"version 2, A")
     settled(a, b)
     assert "was not deleted" in b.log_tail()
@@ -152,14 +158,12 @@ def test_delete_racing_an_edit_keeps_the_edit(ab):
 def test_delete_of_what_was_seen_goes_through(ab):
     """A rename elsewhere does not stop a delete: only new bytes do."""
     a, b = ab
-    write_file(a.path("f"), b"one")
-    on_both(a, b, "f", b"one")
-    offline(b)
-    os.unlink(b.path("f"))
-    os.rename(a.path("f"), a.path("g"))
-    os.chmod(a.path("g"), 0o600)
-    a.wait_idle()
-    back_online(b)
+    both_have(a, b, "f", b"one")
+
+    def a_work():
+        os.rename(a.path("f"), a.path("g"))
+        os.chmod(a.path("g"), 0o600)
+    race(a, b, lambda: os.unlink(b.path("f")), a_work)
     tree = settled(a, b)
     assert tree == {}, tree
 
@@ -170,14 +174,12 @@ def test_rename_over_a_file_edited_meanwhile_keeps_both(ab):
     f: B's version takes the name (last writer), A's edit, which B never saw,
     is kept beside it as a conflicted copy instead of being replaced."""
     a, b = ab
-    write_file(a.path("f"), b"base")
-    on_both(a, b, "f", b"base")
-    offline(b)
-    write_file(b.path("f.tmp"), b"B's save")
-    os.rename(b.path("f.tmp"), b.path("f"))
-    write_file(a.path("f"), b"A's edit")
-    a.wait_idle()
-    back_online(b)
+    both_have(a, b, "f", b"base")
+
+    def b_save():
+        write_file(b.path("f.tmp"), b"B's save")
+        os.rename(b.path("f.tmp"), b.path("f"))
+    race(a, b, b_save, lambda: write_file(a.path("f"), b"A's edit"))
     settled(a, b)
     assert read_file(a.path("f")) == b"B's save"
     cc = copies(a)
@@ -192,12 +194,11 @@ def test_new_file_in_a_folder_deleted_elsewhere_keeps_the_folder(ab):
     os.mkdir(a.path("d"))
     a.wait_idle()
     wait_for(lambda: os.path.isdir(b.path("d")), T(20), "d on B")
-    offline(b)
-    os.makedirs(b.path("d/sub"))
-    write_file(b.path("d/sub/new.txt"), b"B's new file")
-    os.rmdir(a.path("d"))
-    a.wait_idle()
-    back_online(b)
+
+    def b_work():
+        os.makedirs(b.path("d/sub"))
+        write_file(b.path("d/sub/new.txt"), b"B's new file")
+    race(a, b, b_work, lambda: os.rmdir(a.path("d")))
     on_both(a, b, "d/sub/new.txt", b"B's new file")
     settled(a, b)
 
@@ -205,14 +206,9 @@ def test_new_file_in_a_folder_deleted_elsewhere_keeps_the_folder(ab):
 @pytest.mark.watchdog(120)
 def test_edit_of_a_file_deleted_elsewhere_keeps_the_edit(ab):
     a, b = ab
-    write_file(a.path("f"), b"v1")
-    on_both(a, b, "f", b"v1")
-    offline(b)
-    with open(b.path("f"), "ab") as f:
-        f.write(b" + B's edit")
-    os.unlink(a.path("f"))
-    a.wait_idle()
-    back_online(b)
+    both_have(a, b, "f", b"v1")
+    race(a, b, lambda: write_file(b.path("f"), b" + B's edit", "ab"),
+         lambda: os.unlink(a.path("f")))
     on_both(a, b, "f", b"v1 + B's edit")
     settled(a, b)
 
@@ -220,13 +216,9 @@ def test_edit_of_a_file_deleted_elsewhere_keeps_the_edit(ab):
 @pytest.mark.watchdog(120)
 def test_two_edits_leave_one_conflicted_copy(ab):
     a, b = ab
-    write_file(a.path("doc"), b"base")
-    on_both(a, b, "doc", b"base")
-    offline(b)
-    write_file(b.path("doc"), b"B's version")
-    write_file(a.path("doc"), b"A's version")
-    a.wait_idle()
-    back_online(b)
+    both_have(a, b, "doc", b"base")
+    race(a, b, lambda: write_file(b.path("doc"), b"B's version"),
+         lambda: write_file(a.path("doc"), b"A's version"))
     settled(a, b)
     cc = copies(a)
     assert len(cc) == 1, cc
@@ -244,11 +236,8 @@ def test_moves_into_each_other_settle(ab):
         write_file(a.path(d, "keep"), d.encode())
     a.wait_idle()
     wait_for(lambda: os.path.exists(b.path("y/keep")), T(20), "y/keep on B")
-    offline(b)
-    os.rename(b.path("y"), b.path("x/y"))
-    os.rename(a.path("x"), a.path("y/x"))
-    a.wait_idle()
-    back_online(b)
+    race(a, b, lambda: os.rename(b.path("y"), b.path("x/y")),
+         lambda: os.rename(a.path("x"), a.path("y/x")))
     tree = settled(a, b)
     assert sorted(p for p in tree if p.endswith("keep")) == ["y/keep", "y/x/keep"], tree
 
