@@ -19,7 +19,11 @@
  * bc->chunks (changed only with wlock held) agree with the committed state
  * that the next writer's eviction decision sees. bc->mu guards the small
  * in-memory tables and counters and is never held across LMDB calls. One
- * process opens a cache at a time (the mount); the totals are its own. */
+ * process opens a cache at a time (the mount); the totals are its own.
+ *
+ * Every function here returns 0 or -errno (LMDB's codes go through
+ * lmdb_err at the call), and none logs: the mount decides what a failure
+ * means to the user (blockcache.h, struct blockcache_faults). */
 #include "blockcache.h"
 
 #include <errno.h>
@@ -30,7 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "be.h"
+#include "lmdb_err.h"
 
 #define GIB ((uint64_t)1 << 30)
 #define DEFAULT_CAP (10 * GIB)
@@ -40,7 +45,7 @@
 #define VER_SLOTS 16384          /* verified set, direct-mapped */
 #define AGE_KEY_LEN (8 + HASH_LEN)
 #define REC_LEN 16
-#define MAP_FULL_TRIES 3         /* shrinks by a quarter before -ENOSPC */
+#define NOSPC_TRIES 3            /* shrinks by a quarter before -ENOSPC */
 
 struct pend {
     uint8_t hash[HASH_LEN];
@@ -63,37 +68,13 @@ struct blockcache {
     struct pend_table *live;     /* uses not yet on disk */
     struct pend_table *spare;    /* swapped in by a flush; wlock holder's */
     uint8_t ver[VER_SLOTS][HASH_LEN];  /* checked since open; zero: empty */
+    struct blockcache_faults faults;
 };
 
 /* Totals as a write transaction changes them, published after commit. */
 struct totals {
     uint64_t bytes, chunks;
 };
-
-static int mdb_errno(int rc)
-{
-    switch (rc) {
-    case 0: return 0;
-    case MDB_NOTFOUND: return -ENOENT;
-    case MDB_MAP_FULL: case MDB_TXN_FULL: return -ENOSPC;
-    case MDB_READERS_FULL: return -EAGAIN;
-    default: return rc > 0 ? -rc : -EIO;
-    }
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* The hash is SHA-256, so any 8 of its bytes (at p) are a uniform index;
  * the two tables use different bytes. */
@@ -210,18 +191,53 @@ static void publish(blockcache *bc, const struct totals *t)
     pthread_mutex_unlock(&bc->mu);
 }
 
+static void note_damaged(blockcache *bc)
+{
+    pthread_mutex_lock(&bc->mu);
+    bc->faults.damaged++;
+    pthread_mutex_unlock(&bc->mu);
+}
+
+static void note_recency_lost(blockcache *bc, int err)
+{
+    pthread_mutex_lock(&bc->mu);
+    bc->faults.recency_lost++;
+    bc->faults.recency_err = err;
+    pthread_mutex_unlock(&bc->mu);
+}
+
+/* ---- transactions ---- */
+
+typedef int (*txn_fn)(blockcache *bc, MDB_txn *txn, void *arg);
+
+/* Runs fn in a write transaction of its own, committed if fn returns 0 and
+ * aborted otherwise. The caller holds wlock, except while opening. */
+static int write_txn(blockcache *bc, txn_fn fn, void *arg)
+{
+    MDB_txn *txn;
+    int rc = lmdb_err(mdb_txn_begin(bc->env, NULL, 0, &txn));
+
+    if (rc)
+        return rc;
+    if ((rc = fn(bc, txn, arg))) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return lmdb_err(mdb_txn_commit(txn));
+}
+
 /* ---- records ---- */
 
 static int rec_get(blockcache *bc, MDB_txn *txn, const uint8_t hash[HASH_LEN],
                    uint64_t *tick, uint64_t *size)
 {
     MDB_val k = val_of(hash, HASH_LEN), v;
-    int rc = mdb_get(txn, bc->lru, &k, &v);
+    int rc = lmdb_err(mdb_get(txn, bc->lru, &k, &v));
 
     if (rc)
         return rc;
     if (v.mv_size != REC_LEN)
-        return MDB_CORRUPTED;
+        return -EIO;
     *tick = get_be64(v.mv_data);
     *size = get_be64((const uint8_t *)v.mv_data + 8);
     return 0;
@@ -234,15 +250,18 @@ static int rec_put(blockcache *bc, MDB_txn *txn, const uint8_t hash[HASH_LEN],
     uint8_t rec[REC_LEN], ak[AGE_KEY_LEN];
     MDB_val k = val_of(hash, HASH_LEN), v, none = val_of("", 0);
     MDB_val a = age_key(ak, tick, hash);
+    int rc;
 
     put_be64(rec, tick);
     put_be64(rec + 8, size);
     v = val_of(rec, REC_LEN);
-    int rc = mdb_put(txn, bc->lru, &k, &v, 0);
-    return rc ? rc : mdb_put(txn, bc->age, &a, &none, 0);
+    if ((rc = lmdb_err(mdb_put(txn, bc->lru, &k, &v, 0))))
+        return rc;
+    return lmdb_err(mdb_put(txn, bc->age, &a, &none, 0));
 }
 
-/* Removes a chunk's three entries; *size is what it counted for. */
+/* Removes a chunk's three entries; *size is what it counted for. -ENOENT
+ * if it has no lru record. */
 static int drop_entry(blockcache *bc, MDB_txn *txn,
                       const uint8_t hash[HASH_LEN], uint64_t *size)
 {
@@ -254,13 +273,15 @@ static int drop_entry(blockcache *bc, MDB_txn *txn,
     if (rc)
         return rc;
     a = age_key(ak, tick, hash);
-    rc = mdb_del(txn, bc->age, &a, NULL);
-    if (rc == 0 || rc == MDB_NOTFOUND)
-        rc = mdb_del(txn, bc->lru, &k, NULL);
-    if (rc == 0)
-        rc = mdb_del(txn, bc->blocks, &k, NULL);
+    rc = lmdb_err(mdb_del(txn, bc->age, &a, NULL));
+    if (rc && rc != -ENOENT)
+        return rc;
+    if ((rc = lmdb_err(mdb_del(txn, bc->lru, &k, NULL))))
+        goto out;
+    rc = lmdb_err(mdb_del(txn, bc->blocks, &k, NULL));
+out:
     /* A record without its block still counted in the totals: drop it. */
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return rc == -ENOENT ? 0 : rc;
 }
 
 /* Moves a chunk's record to a later tick; an older one is ignored, so two
@@ -273,21 +294,22 @@ static int apply_use(blockcache *bc, MDB_txn *txn,
     uint64_t old, size;
     int rc = rec_get(bc, txn, hash, &old, &size);
 
-    if (rc == MDB_NOTFOUND)
+    if (rc == -ENOENT)
         return 0;               /* evicted since it was read */
     if (rc || old >= tick)
         return rc;
     a = age_key(ak, old, hash);
-    rc = mdb_del(txn, bc->age, &a, NULL);
-    if (rc && rc != MDB_NOTFOUND)
+    rc = lmdb_err(mdb_del(txn, bc->age, &a, NULL));
+    if (rc && rc != -ENOENT)
         return rc;
     return rec_put(bc, txn, hash, tick, size);
 }
 
 /* Writes the uses noted so far into txn (caller holds wlock). Swapping the
  * tables keeps bc->mu held only for a pointer swap, not for LMDB work. If
- * txn is later aborted the uses are lost, which only costs recency. */
-static int flush_pending(blockcache *bc, MDB_txn *txn)
+ * txn is later aborted the uses are lost, which only costs recency. After
+ * an error the table is still emptied, since it is swapped in next. */
+static int flush_pending(blockcache *bc, MDB_txn *txn, void *unused)
 {
     struct pend_table *t;
     int rc = 0;
@@ -312,7 +334,7 @@ static int flush_pending(blockcache *bc, MDB_txn *txn)
 
 /* Evicts the oldest chunk at or after *k (an age key), skipping those used
  * since their tick was written if skip_pending. Leaves in *k the key to
- * resume from. Returns MDB_NOTFOUND when there is nothing (left) to evict. */
+ * resume from. Returns -ENOENT when there is nothing (left) to evict. */
 static int evict_one(blockcache *bc, MDB_txn *txn, MDB_cursor *cur,
                      uint8_t k[AGE_KEY_LEN], int skip_pending, struct totals *t)
 {
@@ -321,18 +343,17 @@ static int evict_one(blockcache *bc, MDB_txn *txn, MDB_cursor *cur,
     uint64_t size;
     int rc;
 
-    while ((rc = mdb_cursor_get(cur, &key, &v, op)) == 0) {
+    while ((rc = lmdb_err(mdb_cursor_get(cur, &key, &v, op))) == 0) {
         op = MDB_NEXT;
         if (key.mv_size != AGE_KEY_LEN)
-            return MDB_CORRUPTED;
+            return -EIO;
         if (!skip_pending || !is_pending(bc, (uint8_t *)key.mv_data + 8))
             break;
     }
     if (rc)
         return rc;
     memcpy(k, key.mv_data, AGE_KEY_LEN);  /* deleting moves key.mv_data */
-    rc = drop_entry(bc, txn, k + 8, &size);
-    if (rc)
+    if ((rc = drop_entry(bc, txn, k + 8, &size)))
         return rc;
     forget_verified(bc, k + 8);
     t->bytes -= size < t->bytes ? size : t->bytes;
@@ -342,26 +363,30 @@ static int evict_one(blockcache *bc, MDB_txn *txn, MDB_cursor *cur,
 
 /* Evicts least recently used chunks until need more bytes fit in limit.
  * Chunks used since the last flush go last: they are newer than any tick
- * on disk. MDB_NOTFOUND if even an empty cache would not do. */
+ * on disk. Returns 0 once they fit, 1 if they do not fit even with nothing
+ * left to evict, or -errno. */
 static int evict(blockcache *bc, MDB_txn *txn, uint64_t need, uint64_t limit,
                  struct totals *t)
 {
     uint8_t k[AGE_KEY_LEN];
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, bc->age, &cur);
+    int rc = lmdb_err(mdb_cursor_open(txn, bc->age, &cur));
 
     if (rc)
         return rc;
     for (int pass = 0; pass < 2 && t->bytes + need > limit; pass++) {
         memset(k, 0, sizeof(k));
-        while (rc == 0 && t->bytes + need > limit)
-            rc = evict_one(bc, txn, cur, k, pass == 0, t);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
+        while (t->bytes + need > limit)
+            if ((rc = evict_one(bc, txn, cur, k, pass == 0, t)))
+                break;
+        if (rc == -ENOENT)
+            rc = 0;                 /* this pass found nothing more */
+        if (rc)
+            goto out;
     }
+    rc = t->bytes + need > limit;
+out:
     mdb_cursor_close(cur);
-    if (rc == 0 && t->bytes + need > limit)
-        rc = MDB_NOTFOUND;
     return rc;
 }
 
@@ -371,7 +396,7 @@ static int env_open(blockcache *bc, const char *dir)
 {
     char path[4096];
     uint64_t map = bc->cap * 2 + GIB;
-    int rc;
+    int rc, dead;
 
     /* Sparse: the file only grows with its contents. The headroom is for
      * LMDB's free pages, which a large chunk can only reuse if contiguous. */
@@ -380,20 +405,20 @@ static int env_open(blockcache *bc, const char *dir)
     if (map > SIZE_MAX / 2)
         map = SIZE_MAX / 2;
     if ((size_t)snprintf(path, sizeof(path), "%s/blocks.lmdb", dir) >= sizeof(path))
-        return ENAMETOOLONG;
-    rc = mdb_env_create(&bc->env);
-    if (rc)
-        return rc;
-    if ((rc = mdb_env_set_maxdbs(bc->env, 3)) == 0 &&
-        (rc = mdb_env_set_mapsize(bc->env, (size_t)map)) == 0 &&
-        (rc = mdb_env_set_maxreaders(bc->env, 1024)) == 0)
-        rc = mdb_env_open(bc->env, path,
-                          MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0600);
-    if (rc == 0) {
-        int dead = 0;
+        return -ENAMETOOLONG;
+    if ((rc = mdb_env_create(&bc->env)))
+        goto out;
+    if ((rc = mdb_env_set_maxdbs(bc->env, 3)))
+        goto out;
+    if ((rc = mdb_env_set_mapsize(bc->env, (size_t)map)))
+        goto out;
+    if ((rc = mdb_env_set_maxreaders(bc->env, 1024)))
+        goto out;
+    rc = mdb_env_open(bc->env, path, MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOTLS, 0600);
+    if (rc == 0)
         mdb_reader_check(bc->env, &dead);  /* slots of crashed processes */
-    }
-    return rc;
+out:
+    return lmdb_err(rc);
 }
 
 /* Sums the lru records and finds the newest tick. */
@@ -401,13 +426,13 @@ static int load_totals(blockcache *bc, MDB_txn *txn, struct totals *t)
 {
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = mdb_cursor_open(txn, bc->lru, &cur);
+    int rc = lmdb_err(mdb_cursor_open(txn, bc->lru, &cur));
 
     if (rc)
         return rc;
-    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+    while ((rc = lmdb_err(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) == 0) {
         if (v.mv_size != REC_LEN) {
-            rc = MDB_CORRUPTED;
+            rc = -EIO;
             break;
         }
         uint64_t tick = get_be64(v.mv_data);
@@ -417,34 +442,31 @@ static int load_totals(blockcache *bc, MDB_txn *txn, struct totals *t)
             bc->tick = tick;
     }
     mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
+    return rc == -ENOENT ? 0 : rc;
 }
 
-/* Opens the databases and loads the totals; a cap lowered since the last
- * run is enforced here, in the same transaction. */
-static int dbs_open(blockcache *bc)
+static int dbi_create(MDB_txn *txn, const char *name, MDB_dbi *dbi)
 {
-    MDB_txn *txn;
-    struct totals t = { 0, 0 };
-    int rc = mdb_txn_begin(bc->env, NULL, 0, &txn);
+    return lmdb_err(mdb_dbi_open(txn, name, MDB_CREATE, dbi));
+}
 
-    if (rc)
+/* Opens the databases and loads the totals into arg (struct totals); a cap
+ * lowered since the last run is enforced here, in the same transaction. */
+static int dbs_open(blockcache *bc, MDB_txn *txn, void *arg)
+{
+    struct totals *t = arg;
+    int rc;
+
+    if ((rc = dbi_create(txn, "blocks", &bc->blocks)))
         return rc;
-    if ((rc = mdb_dbi_open(txn, "blocks", MDB_CREATE, &bc->blocks)) == 0 &&
-        (rc = mdb_dbi_open(txn, "lru", MDB_CREATE, &bc->lru)) == 0 &&
-        (rc = mdb_dbi_open(txn, "age", MDB_CREATE, &bc->age)) == 0 &&
-        (rc = load_totals(bc, txn, &t)) == 0 &&
-        (rc = evict(bc, txn, 0, bc->cap, &t)) == MDB_NOTFOUND)
-        rc = 0;                     /* evicted everything it could */
-    if (rc == 0)
-        rc = mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
-    if (rc == 0) {
-        bc->bytes = t.bytes;
-        bc->chunks = t.chunks;
-    }
-    return rc;
+    if ((rc = dbi_create(txn, "lru", &bc->lru)))
+        return rc;
+    if ((rc = dbi_create(txn, "age", &bc->age)))
+        return rc;
+    if ((rc = load_totals(bc, txn, t)))
+        return rc;
+    rc = evict(bc, txn, 0, bc->cap, t);
+    return rc < 0 ? rc : 0;         /* 1: evicted everything it could */
 }
 
 static blockcache *bc_alloc(uint64_t cap)
@@ -481,19 +503,18 @@ static void bc_free(blockcache *bc)
 int blockcache_open(const char *dir, uint64_t cap_bytes, blockcache **out)
 {
     blockcache *bc = bc_alloc(cap_bytes);
+    struct totals t = { 0, 0 };
     int rc;
 
     *out = NULL;
     if (!bc)
         return -ENOMEM;
-    rc = env_open(bc, dir);
-    if (rc == 0)
-        rc = dbs_open(bc);
-    if (rc) {
-        log_error("blockcache: open %s/blocks.lmdb: %s", dir, mdb_strerror(rc));
+    if ((rc = env_open(bc, dir)) || (rc = write_txn(bc, dbs_open, &t))) {
         bc_free(bc);
-        return mdb_errno(rc);
+        return rc;
     }
+    bc->bytes = t.bytes;
+    bc->chunks = t.chunks;
     *out = bc;
     return 0;
 }
@@ -501,118 +522,118 @@ int blockcache_open(const char *dir, uint64_t cap_bytes, blockcache **out)
 /* Writes the noted uses back in a transaction of their own. */
 static int flush_txn(blockcache *bc)
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(bc->env, NULL, 0, &txn);
-
-    if (rc)
-        return rc;
-    rc = flush_pending(bc, txn);
-    if (rc == 0)
-        return mdb_txn_commit(txn);
-    mdb_txn_abort(txn);
-    return rc;
+    return write_txn(bc, flush_pending, NULL);
 }
 
-void blockcache_close(blockcache *bc)
+int blockcache_close(blockcache *bc)
 {
+    int rc, synced;
+
     if (!bc)
-        return;
+        return 0;
     pthread_mutex_lock(&bc->wlock);
-    int rc = flush_txn(bc);
+    rc = flush_txn(bc);
     pthread_mutex_unlock(&bc->wlock);
-    if (rc)
-        log_warn("blockcache: saving recency: %s", mdb_strerror(rc));
     /* NOSYNC left the pages to the kernel; a clean unmount makes them safe
      * from power loss too, as the next mount would otherwise rely on the
      * first-read hash check to find torn chunks. */
-    mdb_env_sync(bc->env, 1);
+    synced = lmdb_err(mdb_env_sync(bc->env, 1));
     bc_free(bc);
+    return rc ? rc : synced;
 }
 
 /* ---- put ---- */
 
-/* Adds the chunk inside txn, evicting down to the cap first. *had is set if
- * it was already there (another putter won the race). */
-static int insert(blockcache *bc, MDB_txn *txn, const uint8_t hash[HASH_LEN],
-                  const void *data, size_t len, struct totals *t, int *had)
+struct put_args {
+    const uint8_t *hash;
+    const void *data;
+    size_t len;
+    struct totals t;             /* the totals as the transaction leaves them */
+    int had;                     /* already there: another putter won the race */
+};
+
+/* Adds the chunk inside txn, evicting down to the cap first. */
+static int insert(blockcache *bc, MDB_txn *txn, struct put_args *p)
 {
-    MDB_val k = val_of(hash, HASH_LEN), v;
-    int rc = mdb_get(txn, bc->blocks, &k, &v);
+    MDB_val k = val_of(p->hash, HASH_LEN), v;
+    int rc = lmdb_err(mdb_get(txn, bc->blocks, &k, &v));
 
-    *had = rc == 0;
-    if (rc != MDB_NOTFOUND)
+    p->had = rc == 0;
+    if (rc != -ENOENT)
         return rc;
-    rc = evict(bc, txn, len, bc->cap, t);
-    if (rc)
-        return rc == MDB_NOTFOUND ? MDB_MAP_FULL : rc;
-    v = val_of(data, len);
-    rc = mdb_put(txn, bc->blocks, &k, &v, MDB_NOOVERWRITE);
-    if (rc == 0)
-        rc = rec_put(bc, txn, hash, next_tick(bc), len);
-    if (rc == 0) {
-        t->bytes += len;
-        t->chunks++;
-    }
-    return rc;
-}
-
-/* One write transaction: the noted uses, evictions, and the chunk. */
-static int put_txn(blockcache *bc, const uint8_t hash[HASH_LEN],
-                   const void *data, size_t len)
-{
-    MDB_txn *txn = NULL;
-    struct totals t = { bc->bytes, bc->chunks };  /* stable under wlock */
-    int had = 0, rc = mdb_txn_begin(bc->env, NULL, 0, &txn);
-
-    if (rc)
+    if ((rc = evict(bc, txn, p->len, bc->cap, &p->t)))
+        return rc < 0 ? rc : -ENOSPC;
+    v = val_of(p->data, p->len);
+    if ((rc = lmdb_err(mdb_put(txn, bc->blocks, &k, &v, MDB_NOOVERWRITE))))
         return rc;
-    rc = flush_pending(bc, txn);
-    if (rc == 0)
-        rc = insert(bc, txn, hash, data, len, &t, &had);
-    if (rc) {
-        mdb_txn_abort(txn);
+    if ((rc = rec_put(bc, txn, p->hash, next_tick(bc), p->len)))
         return rc;
-    }
-    rc = mdb_txn_commit(txn);
-    if (rc)
-        return rc;
-    publish(bc, &t);
-    mark_verified(bc, hash);        /* the caller checked these bytes */
-    if (had)
-        touch(bc, hash);
+    p->t.bytes += p->len;
+    p->t.chunks++;
     return 0;
 }
 
-/* The map is full (LMDB could not find room, e.g. no run of free pages long
- * enough for the chunk): evict a quarter more in a transaction of its own,
- * since pages freed in a transaction are only reusable after it commits. */
-static int shrink(blockcache *bc, size_t len)
+/* One write transaction: the noted uses, evictions, and the chunk. */
+static int put_in(blockcache *bc, MDB_txn *txn, void *arg)
 {
-    MDB_txn *txn;
-    struct totals t = { bc->bytes, bc->chunks };
-    uint64_t target = t.bytes - t.bytes / 4;
+    int rc = flush_pending(bc, txn, NULL);
+
+    return rc ? rc : insert(bc, txn, arg);
+}
+
+static int put_txn(blockcache *bc, struct put_args *p)
+{
     int rc;
 
-    if (t.chunks == 0)
-        return MDB_MAP_FULL;
-    rc = mdb_txn_begin(bc->env, NULL, 0, &txn);
-    if (rc)
+    p->t = (struct totals){ bc->bytes, bc->chunks };  /* stable under wlock */
+    p->had = 0;
+    if ((rc = write_txn(bc, put_in, p)))
         return rc;
-    rc = evict(bc, txn, len, target, &t);
-    if (rc == MDB_NOTFOUND)
-        rc = 0;                     /* evicted all it could */
-    if (rc == 0)
-        rc = mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
-    if (rc == 0)
-        publish(bc, &t);
-    return rc;
+    publish(bc, &p->t);
+    mark_verified(bc, p->hash);     /* the caller checked these bytes */
+    if (p->had)
+        touch(bc, p->hash);
+    return 0;
+}
+
+struct shrink_args {
+    size_t len;
+    uint64_t target;
+    struct totals t;
+};
+
+static int shrink_in(blockcache *bc, MDB_txn *txn, void *arg)
+{
+    struct shrink_args *s = arg;
+    int rc = evict(bc, txn, s->len, s->target, &s->t);
+
+    return rc < 0 ? rc : 0;         /* 1: evicted all it could */
+}
+
+/* No room (LMDB found no run of free pages long enough for the chunk, or
+ * the transaction or the disk is full): evict a quarter more in a
+ * transaction of its own, since pages freed in a transaction are only
+ * reusable after it commits. */
+static int shrink(blockcache *bc, size_t len)
+{
+    struct shrink_args s = { len, 0, { bc->bytes, bc->chunks } };
+    int rc;
+
+    if (s.t.chunks == 0)
+        return -ENOSPC;
+    s.target = s.t.bytes - s.t.bytes / 4;
+    if ((rc = write_txn(bc, shrink_in, &s)))
+        return rc;
+    publish(bc, &s.t);
+    return 0;
 }
 
 int blockcache_put(blockcache *bc, const uint8_t hash[HASH_LEN],
                    const void *data, size_t len)
 {
+    struct put_args p = { hash, data, len, { 0, 0 }, 0 };
+    int rc;
+
     if (len > bc->cap)
         return -EFBIG;
     if (blockcache_has(bc, hash)) {
@@ -620,15 +641,13 @@ int blockcache_put(blockcache *bc, const uint8_t hash[HASH_LEN],
         return 0;
     }
     pthread_mutex_lock(&bc->wlock);
-    int rc = put_txn(bc, hash, data, len);
+    rc = put_txn(bc, &p);
     /* Freed pages may be scattered: shrinking again finds a longer run. */
-    for (int i = 0; rc == MDB_MAP_FULL && i < MAP_FULL_TRIES; i++)
+    for (int i = 0; rc == -ENOSPC && i < NOSPC_TRIES; i++)
         if ((rc = shrink(bc, len)) == 0)
-            rc = put_txn(bc, hash, data, len);
+            rc = put_txn(bc, &p);
     pthread_mutex_unlock(&bc->wlock);
-    if (rc)
-        log_warn("blockcache: put of %zu bytes: %s", len, mdb_strerror(rc));
-    return mdb_errno(rc);
+    return rc;
 }
 
 /* ---- read ---- */
@@ -648,28 +667,31 @@ static int verify(blockcache *bc, const uint8_t hash[HASH_LEN], const MDB_val *v
     return 0;
 }
 
-/* Drops a damaged chunk so that the caller's refetch can put it again. */
+struct drop_args {
+    const uint8_t *hash;
+    uint64_t size;
+};
+
+static int drop_in(blockcache *bc, MDB_txn *txn, void *arg)
+{
+    struct drop_args *d = arg;
+
+    return drop_entry(bc, txn, d->hash, &d->size);
+}
+
+/* Drops a damaged chunk so that the caller's refetch can put it again. If
+ * that fails the chunk stays, and the next read finds it damaged again. */
 static void drop_damaged(blockcache *bc, const uint8_t hash[HASH_LEN])
 {
-    char hex[HASH_HEX_LEN + 1];
+    struct drop_args d = { hash, 0 };
     struct totals t;
-    uint64_t size;
-    MDB_txn *txn;
 
-    hash_to_hex(hash, hex);
-    log_warn("blockcache: chunk %s does not match its hash; dropped", hex);
+    note_damaged(bc);
     pthread_mutex_lock(&bc->wlock);
-    t = (struct totals){ bc->bytes, bc->chunks };
-    int rc = mdb_txn_begin(bc->env, NULL, 0, &txn);
-    if (rc == 0) {
-        rc = drop_entry(bc, txn, hash, &size);
-        if (rc == 0)
-            rc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);     /* NOTFOUND: another reader dropped it */
-    }
-    if (rc == 0) {
-        t.bytes -= size < t.bytes ? size : t.bytes;
+    /* -ENOENT: another reader dropped it first. */
+    if (write_txn(bc, drop_in, &d) == 0) {
+        t = (struct totals){ bc->bytes, bc->chunks };
+        t.bytes -= d.size < t.bytes ? d.size : t.bytes;
         t.chunks -= t.chunks > 0;
         publish(bc, &t);
     }
@@ -698,7 +720,7 @@ static void maybe_flush(blockcache *bc)
     int rc = flush_txn(bc);
     pthread_mutex_unlock(&bc->wlock);
     if (rc)
-        log_warn("blockcache: saving recency: %s", mdb_strerror(rc));
+        note_recency_lost(bc, rc);  /* the read itself succeeded */
 }
 
 ssize_t blockcache_read(blockcache *bc, const uint8_t hash[HASH_LEN],
@@ -707,15 +729,16 @@ ssize_t blockcache_read(blockcache *bc, const uint8_t hash[HASH_LEN],
     MDB_txn *txn;
     MDB_val k = val_of(hash, HASH_LEN), v;
     ssize_t n = 0;
-    int rc = mdb_txn_begin(bc->env, NULL, MDB_RDONLY, &txn);
+    int rc = lmdb_err(mdb_txn_begin(bc->env, NULL, MDB_RDONLY, &txn));
 
     if (rc)
-        return mdb_errno(rc);
-    rc = mdb_errno(mdb_get(txn, bc->blocks, &k, &v));
-    if (rc == 0)
-        rc = verify(bc, hash, &v);
-    if (rc == 0)
-        n = copy_out(&v, off, buf, len);
+        return rc;
+    if ((rc = lmdb_err(mdb_get(txn, bc->blocks, &k, &v))))
+        goto out;
+    if ((rc = verify(bc, hash, &v)))
+        goto out;
+    n = copy_out(&v, off, buf, len);
+out:
     mdb_txn_abort(txn);
     if (rc == -EIO)
         drop_damaged(bc, hash);
@@ -753,22 +776,31 @@ void blockcache_stats(blockcache *bc, uint64_t *bytes, uint64_t *chunks,
     pthread_mutex_unlock(&bc->mu);
 }
 
+void blockcache_faults(blockcache *bc, struct blockcache_faults *out)
+{
+    pthread_mutex_lock(&bc->mu);
+    *out = bc->faults;
+    pthread_mutex_unlock(&bc->mu);
+}
+
+static int clear_in(blockcache *bc, MDB_txn *txn, void *unused)
+{
+    int rc;
+
+    if ((rc = lmdb_err(mdb_drop(txn, bc->blocks, 0))))
+        return rc;
+    if ((rc = lmdb_err(mdb_drop(txn, bc->lru, 0))))
+        return rc;
+    return lmdb_err(mdb_drop(txn, bc->age, 0));
+}
+
 int blockcache_clear(blockcache *bc)
 {
-    MDB_txn *txn;
     static const struct totals zero = { 0, 0 };
+    int rc;
 
     pthread_mutex_lock(&bc->wlock);
-    int rc = mdb_txn_begin(bc->env, NULL, 0, &txn);
-    if (rc == 0) {
-        if ((rc = mdb_drop(txn, bc->blocks, 0)) == 0 &&
-            (rc = mdb_drop(txn, bc->lru, 0)) == 0 &&
-            (rc = mdb_drop(txn, bc->age, 0)) == 0)
-            rc = mdb_txn_commit(txn);
-        else
-            mdb_txn_abort(txn);
-    }
-    if (rc == 0) {
+    if ((rc = write_txn(bc, clear_in, NULL)) == 0) {
         publish(bc, &zero);
         pthread_mutex_lock(&bc->mu);
         memset(bc->live, 0, sizeof(*bc->live));
@@ -776,5 +808,5 @@ int blockcache_clear(blockcache *bc)
         pthread_mutex_unlock(&bc->mu);
     }
     pthread_mutex_unlock(&bc->wlock);
-    return mdb_errno(rc);
+    return rc;
 }

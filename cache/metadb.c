@@ -16,46 +16,66 @@ static const char *const dbi_names[DBI_COUNT] = {
     "gone", "remote", "rgone", "resync", "jnode",
 };
 
+static int env_open(metadb *db, const char *path)
+{
+    int rc = mdb_env_create(&db->env);
+
+    if (rc)
+        goto out;
+    if ((rc = mdb_env_set_maxdbs(db->env, DBI_COUNT)))
+        goto out;
+    if ((rc = mdb_env_set_mapsize(db->env, (size_t)64 << 30)))
+        goto out;
+    rc = mdb_env_open(db->env, path,
+                      MDB_NOSUBDIR | MDB_NOSYNC | MDB_WRITEMAP | MDB_NOTLS, 0600);
+out:
+    return lmdb_err(rc);
+}
+
+/* The databases are opened and an older store upgraded in one transaction,
+ * so that an upgrade cut short leaves the store as it was. */
+static int dbs_open(metadb *db)
+{
+    metadb_txn t = { db, NULL };
+    int rc = lmdb_err(mdb_txn_begin(db->env, NULL, 0, &t.txn));
+
+    if (rc)
+        return rc;
+    for (int i = 0; i < DBI_COUNT; i++) {
+        rc = lmdb_err(mdb_dbi_open(t.txn, dbi_names[i], MDB_CREATE, &db->dbi[i]));
+        if (rc)
+            goto out;
+    }
+    if ((rc = metadb_upgrade(&t)))
+        goto out;
+    rc = lmdb_err(mdb_txn_commit(t.txn));
+    t.txn = NULL;                   /* a commit frees it, even a failed one */
+out:
+    if (t.txn)
+        mdb_txn_abort(t.txn);
+    return rc;
+}
+
 int metadb_open(const char *dir, metadb **out)
 {
     char path[4096];
-    MDB_txn *txn = NULL;
     metadb *db = calloc(1, sizeof(*db));
     int rc;
 
     if (!db)
         return -ENOMEM;
-    snprintf(path, sizeof(path), "%s/meta.lmdb", dir);
-    rc = mdb_env_create(&db->env);
-    if (rc == 0)
-        rc = mdb_env_set_maxdbs(db->env, DBI_COUNT);
-    if (rc == 0)
-        rc = mdb_env_set_mapsize(db->env, (size_t)64 << 30);
-    if (rc == 0)
-        rc = mdb_env_open(db->env, path,
-                          MDB_NOSUBDIR | MDB_NOSYNC | MDB_WRITEMAP | MDB_NOTLS, 0600);
-    if (rc == 0)
-        rc = mdb_txn_begin(db->env, NULL, 0, &txn);
-    for (int i = 0; rc == 0 && i < DBI_COUNT; i++)
-        rc = mdb_dbi_open(txn, dbi_names[i], MDB_CREATE, &db->dbi[i]);
-    if (rc == 0) {
-        metadb_txn up = { db, txn };
-        rc = -metadb_upgrade(&up);
-    }
-    if (rc == 0) {
-        rc = mdb_txn_commit(txn);
-        txn = NULL;
-    }
-    if (txn)
-        mdb_txn_abort(txn);
-    if (rc) {
-        if (db->env)
-            mdb_env_close(db->env);
-        free(db);
-        return mdb_err(rc);
-    }
+    rc = -ENAMETOOLONG;
+    if ((size_t)snprintf(path, sizeof(path), "%s/meta.lmdb", dir) >= sizeof(path))
+        goto out;
+    if ((rc = env_open(db, path)) || (rc = dbs_open(db)))
+        goto out;
     *out = db;
     return 0;
+out:
+    if (db->env)
+        mdb_env_close(db->env);
+    free(db);
+    return rc;
 }
 
 void metadb_close(metadb *db)
@@ -69,7 +89,7 @@ void metadb_close(metadb *db)
 
 int metadb_sync(metadb *db)
 {
-    return mdb_err(mdb_env_sync(db->env, 1));
+    return lmdb_err(mdb_env_sync(db->env, 1));
 }
 
 int metadb_begin(metadb *db, int write, metadb_txn **out)
@@ -83,7 +103,7 @@ int metadb_begin(metadb *db, int write, metadb_txn **out)
     rc = mdb_txn_begin(db->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
     if (rc) {
         free(t);
-        return mdb_err(rc);
+        return lmdb_err(rc);
     }
     *out = t;
     return 0;
@@ -93,7 +113,7 @@ int metadb_commit(metadb_txn *t)
 {
     int rc = mdb_txn_commit(t->txn);
     free(t);
-    return mdb_err(rc);
+    return lmdb_err(rc);
 }
 
 void metadb_abort(metadb_txn *t)
@@ -107,26 +127,25 @@ void metadb_abort(metadb_txn *t)
 int metadb_get(metadb_txn *t, int dbi, const void *k, size_t klen, MDB_val *v)
 {
     MDB_val key = { klen, (void *)k };
-    return mdb_err(mdb_get(t->txn, t->db->dbi[dbi], &key, v));
+    return lmdb_err(mdb_get(t->txn, t->db->dbi[dbi], &key, v));
 }
 
 int metadb_put(metadb_txn *t, int dbi, const void *k, size_t klen,
                const void *v, size_t vlen)
 {
     MDB_val key = { klen, (void *)k }, val = { vlen, (void *)v };
-    return mdb_err(mdb_put(t->txn, t->db->dbi[dbi], &key, &val, 0));
+    return lmdb_err(mdb_put(t->txn, t->db->dbi[dbi], &key, &val, 0));
 }
 
 int metadb_del(metadb_txn *t, int dbi, const void *k, size_t klen)
 {
     MDB_val key = { klen, (void *)k };
-    return mdb_err(mdb_del(t->txn, t->db->dbi[dbi], &key, NULL));
+    return lmdb_err(mdb_del(t->txn, t->db->dbi[dbi], &key, NULL));
 }
 
-MDB_cursor *metadb_cursor(metadb_txn *t, int dbi)
+int metadb_cursor(metadb_txn *t, int dbi, MDB_cursor **out)
 {
-    MDB_cursor *c = NULL;
-    return mdb_cursor_open(t->txn, t->db->dbi[dbi], &c) ? NULL : c;
+    return lmdb_err(mdb_cursor_open(t->txn, t->db->dbi[dbi], out));
 }
 
 /* ---- nodes ---- */
@@ -207,15 +226,13 @@ int metadb_node_del(metadb_txn *t, uint64_t id)
 int metadb_node_each(metadb_txn *t, int (*fn)(void *arg, const struct cnode *n),
                      void *arg)
 {
-    MDB_cursor *c;
+    MDB_cursor *c = NULL;
     MDB_val k, v;
     struct cnode *n = malloc(sizeof(*n));
-    int stop = 0, rc = mdb_cursor_open(t->txn, t->db->dbi[DBI_NODES], &c);
+    int stop = 0, rc = n ? metadb_cursor(t, DBI_NODES, &c) : -ENOMEM;
 
-    if (!n || rc) {
-        free(n);
-        return n ? mdb_err(rc) : -ENOMEM;
-    }
+    if (rc)
+        goto out;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (v.mv_size < sizeof(struct node_rec))
@@ -224,11 +241,15 @@ int metadb_node_each(metadb_txn *t, int (*fn)(void *arg, const struct cnode *n),
         if ((stop = fn(arg, n)))
             break;
     }
-    mdb_cursor_close(c);
-    free(n);
     if (stop < 0)
-        return stop;
-    return rc == MDB_NOTFOUND || rc == 0 ? 0 : mdb_err(rc);
+        rc = stop;
+    else
+        rc = rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+out:
+    if (c)
+        mdb_cursor_close(c);
+    free(n);
+    return rc;
 }
 
 /* ---- sets of ids ---- */
@@ -249,10 +270,11 @@ int metadb_idset_get(metadb_txn *t, int dbi, uint64_t id, uint64_t *value)
     int rc;
 
     put_be64(k, id);
-    rc = metadb_get(t, dbi, k, 8, &v);
-    if (rc == 0 && value)
+    if ((rc = metadb_get(t, dbi, k, 8, &v)))
+        return rc;
+    if (value)
         *value = v.mv_size == 8 ? get_be64(v.mv_data) : 0;
-    return rc;
+    return 0;
 }
 
 int metadb_idset_del(metadb_txn *t, int dbi, uint64_t id)
@@ -269,11 +291,11 @@ int metadb_idset_list(metadb_txn *t, int dbi, uint64_t after, uint64_t *ids, int
 {
     uint8_t k[8];
     MDB_val key = { 8, k }, v;
-    MDB_cursor *c = metadb_cursor(t, dbi);
-    int n = 0, rc;
+    MDB_cursor *c;
+    int n = 0, rc = metadb_cursor(t, dbi, &c);
 
-    if (!c)
-        return -EIO;
+    if (rc)
+        return rc;
     put_be64(k, after);
     rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE);
     for (; rc == 0 && n < max; rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {

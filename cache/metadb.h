@@ -29,7 +29,8 @@
  * Callers open a transaction, call the accessors, and commit or abort.
  * Write transactions are serialised by LMDB (and by the caller's lock);
  * read transactions run concurrently with them and with each other, from
- * any thread (MDB_NOTLS). Errors are -errno (-ENOENT: no such record). */
+ * any thread (MDB_NOTLS). Errors are -errno (-ENOENT: no such record;
+ * LMDB's as cache/lmdb_err.h maps them). metadb logs nothing. */
 #ifndef DBX_METADB_H
 #define DBX_METADB_H
 

@@ -29,22 +29,21 @@ int metadb_map_clear(metadb_txn *t, uint64_t id)
 {
     uint8_t k[16];
     MDB_val key = { 16, k }, v;
-    MDB_cursor *c = metadb_cursor(t, DBI_MAPS);
-    int rc;
+    MDB_cursor *c;
+    int rc = metadb_cursor(t, DBI_MAPS, &c);
 
-    if (!c)
-        return -EIO;
+    if (rc)
+        return rc;
     map_key(k, id, 0);
     for (rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
         if (key.mv_size != 16 || get_be64(key.mv_data) != id)
             break;
-        rc = mdb_cursor_del(c, 0);
-        if (rc)
+        if ((rc = mdb_cursor_del(c, 0)))
             break;
     }
     mdb_cursor_close(c);
-    return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+    return rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
 }
 
 static int map_decode(const MDB_val *key, const MDB_val *v, uint64_t id,
@@ -68,24 +67,27 @@ int metadb_map_find(metadb_txn *t, uint64_t id, uint64_t off,
 {
     uint8_t k[16];
     MDB_val key = { 16, k }, v;
-    MDB_cursor *c = metadb_cursor(t, DBI_MAPS);
-    int rc;
+    MDB_cursor *c;
+    int rc = metadb_cursor(t, DBI_MAPS, &c);
 
-    if (!c)
-        return -EIO;
+    if (rc)
+        return rc;
     map_key(k, id, off);
-    rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE);
+    rc = lmdb_err(mdb_cursor_get(c, &key, &v, MDB_SET_RANGE));
     if (rc == 0 && map_decode(&key, &v, id, e) == 0 && e->offset == off)
         goto out;
-    /* Not a chunk start: the chunk holding off starts before it. */
-    rc = mdb_cursor_get(c, &key, &v, rc == 0 ? MDB_PREV : MDB_LAST);
-    if (rc == 0)
-        rc = map_decode(&key, &v, id, e);
-    if (rc == 0 && off >= e->offset + e->size)
+    /* Not a chunk start: the chunk holding off starts before it, at the
+     * key before (the last key when off is past them all). */
+    rc = lmdb_err(mdb_cursor_get(c, &key, &v, rc == 0 ? MDB_PREV : MDB_LAST));
+    if (rc)
+        goto out;
+    if ((rc = map_decode(&key, &v, id, e)))
+        goto out;
+    if (off >= e->offset + e->size)
         rc = -ENOENT;
 out:
     mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? -ENOENT : rc > 0 ? mdb_err(rc) : rc;
+    return rc;
 }
 
 /* ---- dirty set ---- */

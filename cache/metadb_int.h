@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <lmdb.h>
 
+#include "be.h"
+#include "lmdb_err.h"
 #include "metadb.h"
 
 enum { DBI_NODES, DBI_DIRENTS, DBI_MAPS, DBI_JOURNAL, DBI_PENDING, DBI_DIRTY,
@@ -31,31 +33,6 @@ struct node_rec {
     uint16_t name_len, target_len;
 };
 
-static inline int mdb_err(int rc)
-{
-    switch (rc) {
-    case 0: return 0;
-    case MDB_NOTFOUND: return -ENOENT;
-    case MDB_MAP_FULL: return -ENOSPC;
-    case MDB_KEYEXIST: return -EEXIST;
-    default: return rc > 0 ? -rc : -EIO;
-    }
-}
-
-static inline void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static inline uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* Node records (nodes, remote): the same encoding in either database. */
 int metadb_rec_get(metadb_txn *t, int dbi, uint64_t id, struct cnode *n);
 int metadb_rec_put(metadb_txn *t, int dbi, const struct cnode *n);
@@ -65,16 +42,24 @@ int metadb_rec_put(metadb_txn *t, int dbi, const struct cnode *n);
 int metadb_idset_put(metadb_txn *t, int dbi, uint64_t id, uint64_t value);
 int metadb_idset_get(metadb_txn *t, int dbi, uint64_t id, uint64_t *value);
 int metadb_idset_del(metadb_txn *t, int dbi, uint64_t id);    /* absent: 0 */
+/* Up to max ids after `after` (0: from the first) in id order: how many (an
+ * LMDB error mid-walk only ends the list early), or -errno. */
 int metadb_idset_list(metadb_txn *t, int dbi, uint64_t after, uint64_t *ids, int max);
 uint64_t metadb_count(metadb_txn *t, int dbi);
 
-/* Brings a store written by an older dbxfs up to this one (metadb_open). */
+/* Brings a store written by an older dbxfs up to this one (metadb_open);
+ * metadb_journal_upgrade is its journal part (metadb_journal.c). */
 int metadb_upgrade(metadb_txn *t);
+int metadb_journal_upgrade(metadb_txn *t);
 
+/* One record of database dbi; errors are -errno (lmdb_err.h). A value got
+ * points into the map: valid until the transaction's next write or end. */
 int metadb_get(metadb_txn *t, int dbi, const void *k, size_t klen, MDB_val *v);
 int metadb_put(metadb_txn *t, int dbi, const void *k, size_t klen,
                const void *v, size_t vlen);
 int metadb_del(metadb_txn *t, int dbi, const void *k, size_t klen);
-MDB_cursor *metadb_cursor(metadb_txn *t, int dbi);
+/* A cursor on dbi in *out, which the caller closes (mdb_cursor_close)
+ * before the transaction ends. 0 or -errno. */
+int metadb_cursor(metadb_txn *t, int dbi, MDB_cursor **out);
 
 #endif

@@ -59,7 +59,7 @@ static int entry_put(metadb_txn *t, uint64_t seq, uint64_t id, uint64_t also, co
     int rc;
 
     put_be64(k, seq);
-    rc = mdb_err(mdb_put(t->txn, t->db->dbi[DBI_JOURNAL], &key, &v, MDB_RESERVE));
+    rc = lmdb_err(mdb_put(t->txn, t->db->dbi[DBI_JOURNAL], &key, &v, MDB_RESERVE));
     if (rc)
         return rc;
     put_be64(v.mv_data, id);
@@ -110,37 +110,47 @@ static int entry_add(metadb_txn *t, uint64_t seq, uint64_t id, uint64_t also, co
 {
     int rc = entry_put(t, seq, id, also, op);
 
-    if (rc == 0)
-        rc = index_add(t, id, seq);
-    if (rc == 0 && also && also != id)
-        rc = index_add(t, also, seq);
-    return rc;
+    if (rc)
+        return rc;
+    if ((rc = index_add(t, id, seq)))
+        return rc;
+    return also && also != id ? index_add(t, also, seq) : 0;
 }
 
-/* The first (MDB_FIRST) or last (MDB_LAST) sequence number, 0 if none. */
-static uint64_t edge_seq(metadb_txn *t, MDB_cursor_op which)
+/* The first (MDB_FIRST) or last (MDB_LAST) sequence number in *seq, 0 for
+ * an empty journal. An error must not pass for "empty": the next entry
+ * would then overwrite the one at JOURNAL_BASE. */
+static int edge_seq(metadb_txn *t, MDB_cursor_op which, uint64_t *seq)
 {
-    MDB_cursor *c = metadb_cursor(t, DBI_JOURNAL);
+    MDB_cursor *c;
     MDB_val key, v;
-    uint64_t seq = 0;
+    int rc = metadb_cursor(t, DBI_JOURNAL, &c);
 
-    if (c && mdb_cursor_get(c, &key, &v, which) == 0 && key.mv_size == 8)
-        seq = get_be64(key.mv_data);
-    if (c)
-        mdb_cursor_close(c);
-    return seq;
+    if (rc)
+        return rc;
+    *seq = 0;
+    rc = lmdb_err(mdb_cursor_get(c, &key, &v, which));
+    if (rc == 0 && key.mv_size == 8)
+        *seq = get_be64(key.mv_data);
+    mdb_cursor_close(c);
+    return rc == -ENOENT ? 0 : rc;
 }
 
 int metadb_journal_append(metadb_txn *t, uint64_t id, uint64_t also, const char *op)
 {
-    uint64_t last = edge_seq(t, MDB_LAST);
-    return entry_add(t, last ? last + 1 : JOURNAL_BASE, id, also, op);
+    uint64_t last;
+    int rc = edge_seq(t, MDB_LAST, &last);
+
+    return rc ? rc : entry_add(t, last ? last + 1 : JOURNAL_BASE, id, also, op);
 }
 
 int metadb_journal_prepend(metadb_txn *t, uint64_t id, uint64_t also, const char *op)
 {
-    uint64_t first = edge_seq(t, MDB_FIRST);
+    uint64_t first;
+    int rc = edge_seq(t, MDB_FIRST, &first);
 
+    if (rc)
+        return rc;
     if (first == 1)
         return -ERANGE;           /* a journal of an older dbxfs, numbered from 1 */
     return entry_add(t, first ? first - 1 : JOURNAL_BASE, id, also, op);
@@ -151,23 +161,25 @@ int metadb_journal_prepend(metadb_txn *t, uint64_t id, uint64_t also, const char
 static int entry_next(metadb_txn *t, uint64_t after, size_t head, uint64_t *seq,
                       uint64_t *id, char **op)
 {
-    MDB_cursor *c = metadb_cursor(t, DBI_JOURNAL);
     uint8_t k[8];
     MDB_val key = { 8, k }, v;
-    int rc;
+    MDB_cursor *c;
+    int rc = metadb_cursor(t, DBI_JOURNAL, &c);
 
-    if (!c)
-        return -EIO;
+    if (rc)
+        return rc;
     put_be64(k, after + 1);
-    rc = mdb_err(mdb_cursor_get(c, &key, &v, MDB_SET_RANGE));
-    if (rc == 0 && (key.mv_size != 8 || v.mv_size <= head))
+    if ((rc = lmdb_err(mdb_cursor_get(c, &key, &v, MDB_SET_RANGE))))
+        goto out;
+    if (key.mv_size != 8 || v.mv_size <= head) {
         rc = -EIO;
-    if (rc == 0) {
-        *seq = get_be64(key.mv_data);
-        *id = get_be64(v.mv_data);
-        *op = strndup((char *)v.mv_data + head, v.mv_size - head);
-        rc = *op ? 0 : -ENOMEM;
+        goto out;
     }
+    *seq = get_be64(key.mv_data);
+    *id = get_be64(v.mv_data);
+    *op = strndup((char *)v.mv_data + head, v.mv_size - head);
+    rc = *op ? 0 : -ENOMEM;
+out:
     mdb_cursor_close(c);
     return rc;
 }
@@ -183,12 +195,14 @@ int metadb_journal_get(metadb_txn *t, uint64_t seq, uint64_t *id, char **op)
     uint64_t found;
     int rc = metadb_journal_next(t, seq - 1, &found, id, op);
 
-    if (rc == 0 && found != seq) {
+    if (rc)
+        return rc;
+    if (found != seq) {
         free(*op);
         *op = NULL;
-        rc = -ENOENT;
+        return -ENOENT;
     }
-    return rc;
+    return 0;
 }
 
 int metadb_journal_replace(metadb_txn *t, uint64_t seq, const char *op)
@@ -205,14 +219,14 @@ int metadb_journal_del(metadb_txn *t, uint64_t seq)
     uint64_t id, also;
     int rc = entry_ids(t, seq, &id, &also);
 
+    if (rc)
+        return rc;
     put_be64(k, seq);
-    if (rc == 0)
-        rc = metadb_del(t, DBI_JOURNAL, k, 8);
-    if (rc == 0)
-        rc = index_del(t, id, seq);
-    if (rc == 0 && also && also != id)
-        rc = index_del(t, also, seq);
-    return rc;
+    if ((rc = metadb_del(t, DBI_JOURNAL, k, 8)))
+        return rc;
+    if ((rc = index_del(t, id, seq)))
+        return rc;
+    return also && also != id ? index_del(t, also, seq) : 0;
 }
 
 uint64_t metadb_journal_count(metadb_txn *t)
@@ -224,11 +238,11 @@ int metadb_journal_of(metadb_txn *t, uint64_t id, uint64_t *seqs, int max)
 {
     uint8_t k[16];
     MDB_val key = { 16, k }, v;
-    MDB_cursor *c = metadb_cursor(t, DBI_JNODE);
-    int n = 0, rc;
+    MDB_cursor *c;
+    int n = 0, rc = metadb_cursor(t, DBI_JNODE, &c);
 
-    if (!c)
-        return -EIO;
+    if (rc)
+        return rc;
     jnode_key(k, id, 0);
     for (rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE); rc == 0 && n < max;
          rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
@@ -240,6 +254,19 @@ int metadb_journal_of(metadb_txn *t, uint64_t id, uint64_t *seqs, int max)
     return n;
 }
 
+/* Rewrites an older store's entry in this form and indexes it. Its node's
+ * pending count is not added to: that store kept counts already. */
+static int entry_upgrade(metadb_txn *t, uint64_t seq, uint64_t id, const char *op)
+{
+    uint8_t jk[16];
+    int rc = entry_put(t, seq, id, 0, op);
+
+    if (rc)
+        return rc;
+    jnode_key(jk, id, seq);
+    return metadb_put(t, DBI_JNODE, jk, 16, "", 0);
+}
+
 /* An older store's entries are [node id][operation text], unindexed:
  * rewritten in this form, indexed, once. */
 int metadb_journal_upgrade(metadb_txn *t)
@@ -249,12 +276,7 @@ int metadb_journal_upgrade(metadb_txn *t)
     int rc;
 
     while ((rc = entry_next(t, seq, 8, &seq, &id, &op)) == 0) {
-        rc = entry_put(t, seq, id, 0, op);
-        if (rc == 0) {
-            uint8_t jk[16];
-            jnode_key(jk, id, seq);
-            rc = metadb_put(t, DBI_JNODE, jk, 16, "", 0);
-        }
+        rc = entry_upgrade(t, seq, id, op);
         free(op);
         if (rc)
             return rc;

@@ -97,18 +97,15 @@ static int seed_node(void *arg, const struct cnode *n)
 {
     metadb_txn *t = arg;
     struct cnode copy = *n;
-    int rc = 0;
+    int rc;
 
-    if (n->rev && !(n->flags & CN_LOCAL))
-        rc = metadb_remote_put(t, n);
-    if (rc == 0 && (n->flags & CN_LISTED) && !(n->flags & CN_TRACKED)) {
-        copy.flags |= CN_TRACKED;
-        rc = metadb_node_put(t, &copy);
-    }
-    return rc;
+    if (n->rev && !(n->flags & CN_LOCAL) && (rc = metadb_remote_put(t, n)))
+        return rc;
+    if (!(n->flags & CN_LISTED) || (n->flags & CN_TRACKED))
+        return 0;
+    copy.flags |= CN_TRACKED;
+    return metadb_node_put(t, &copy);
 }
-
-int metadb_journal_upgrade(metadb_txn *t);
 
 int metadb_upgrade(metadb_txn *t)
 {
@@ -119,8 +116,9 @@ int metadb_upgrade(metadb_txn *t)
         return rc;
     if (schema >= SCHEMA)
         return 0;
-    rc = metadb_journal_upgrade(t);
-    if (rc == 0)
-        rc = metadb_node_each(t, seed_node, t);
-    return rc ? rc : metadb_kv_put(t, "schema", SCHEMA);
+    if ((rc = metadb_journal_upgrade(t)))
+        return rc;
+    if ((rc = metadb_node_each(t, seed_node, t)))
+        return rc;
+    return metadb_kv_put(t, "schema", SCHEMA);
 }

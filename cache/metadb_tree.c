@@ -54,15 +54,18 @@ static int prefix_each(metadb_txn *t, int dbi, uint64_t id, const char *after,
     uint8_t k[NAMEKEY_MAX];
     char name[256];
     MDB_val key, v;
-    MDB_cursor *c = metadb_cursor(t, dbi);
-    int rc, stop = 0;
+    MDB_cursor *c;
+    int stop = 0, rc = metadb_cursor(t, dbi, &c);
 
-    if (!c)
-        return -EIO;
+    if (rc)
+        return rc;
     key.mv_size = after ? namekey(k, id, after) : (put_be64(k, id), 8);
     key.mv_data = k;
     rc = mdb_cursor_get(c, &key, &v, MDB_SET_RANGE);
-    if (rc == 0 && after && key.mv_size == 8 + strlen(after) &&
+    if (rc)
+        goto out;
+    /* SET_RANGE stops at `after` itself if it is still there. */
+    if (after && key.mv_size == 8 + strlen(after) &&
         memcmp(key.mv_data, k, key.mv_size) == 0)
         rc = mdb_cursor_get(c, &key, &v, MDB_NEXT);
     for (; rc == 0; rc = mdb_cursor_get(c, &key, &v, MDB_NEXT)) {
@@ -74,10 +77,11 @@ static int prefix_each(metadb_txn *t, int dbi, uint64_t id, const char *after,
         if ((stop = fn(arg, name, &v)))
             break;
     }
+out:
     mdb_cursor_close(c);
     if (stop < 0)
         return stop;
-    return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(rc);
+    return rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
 }
 
 struct dirent_walk {
@@ -192,10 +196,17 @@ int metadb_xattr_del_all(metadb_txn *t, uint64_t id)
     struct xattr_list l = { 0 };
     int rc = prefix_each(t, DBI_XATTRS, id, NULL, collect_name, &l);
 
-    if (rc == 0 && l.overflow)
+    if (rc)
+        goto out;
+    if (l.overflow) {               /* collect_name's realloc failed */
         rc = -ENOMEM;
-    for (size_t off = 0; rc == 0 && off < l.len; off += strlen(l.buf + off) + 1)
-        rc = metadb_xattr_del(t, id, l.buf + off);
+        goto out;
+    }
+    /* Names first, deletes after: none happens under prefix_each's cursor. */
+    for (size_t off = 0; off < l.len; off += strlen(l.buf + off) + 1)
+        if ((rc = metadb_xattr_del(t, id, l.buf + off)))
+            goto out;
+out:
     free(l.buf);
     return rc;
 }

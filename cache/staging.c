@@ -95,10 +95,13 @@ int staging_each(const char *cache_dir,
     snprintf(path, sizeof(path), "%s/staging", cache_dir);
     if (!(d = opendir(path)))
         return -errno;
-    while (rc == 0 && (de = readdir(d)))
-        if (parse_id(de->d_name, &id) == 0 &&
-            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-            rc = fn(arg, id, &st);
+    while ((de = readdir(d))) {
+        if (parse_id(de->d_name, &id) ||
+            fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+            continue;               /* not a node's file, or gone since */
+        if ((rc = fn(arg, id, &st)))
+            break;
+    }
     closedir(d);
     return rc;
 }

@@ -180,15 +180,6 @@ const char *transfer_json_str(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-int transfer_json_num(const cJSON *o, const char *k, double *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(v))
-        return -1;
-    *out = v->valuedouble;
-    return 0;
-}
-
 int transfer_valid_id(const char *id)
 {
     size_t i;

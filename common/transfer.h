@@ -1,8 +1,10 @@
-/* transfer: the client's chunked upload and download engine (the benchmark
- * and the mount use it). Files are reached through file descriptors and
- * read or written with pread/pwrite in bounded pieces: memory is about
- * parallel x (max chunk size + its zstd bound) on upload and a few MiB per
- * worker on download, whatever the size of the file.
+/* transfer: the client's chunked upload engine (the mount's push and the
+ * benchmark use it), and the retry rules of chunk requests, which the
+ * client's one download engine, the mount's fs/sync/fetch.c, follows too
+ * (the benchmark downloads through it). Files are reached through file
+ * descriptors and read with pread in bounded pieces: memory is about
+ * parallel x (max chunk size + its zstd bound), whatever the size of the
+ * file.
  *
  * Upload (transfer_upload_fd):
  *   1. scan: read the file once, cut it with the content-defined chunker and
@@ -18,13 +20,6 @@
  *      commit with the same result).
  * Calling it again after a crash or a failure resumes: the server hands back
  * the same session and lists only what is still missing.
- *
- * Download (transfer_download_fd): GET /v1/nodes/{id}/content (paged), then
- * the chunks `parallel` at a time with Accept-Encoding: zstd, decoded and
- * SHA-256 hashed as they stream in and written with pwrite at their offset.
- * A chunk whose hash or size is wrong is fetched once more, then the
- * download fails. Until the call returns 0 the file may hold unverified
- * bytes: a caller that gets -1 must not use it.
  *
  * A transfer object keeps its HTTP handles (and their connections) across
  * calls; it is used by one thread at a time. The caller owns the pool,
@@ -45,8 +40,9 @@ enum transfer_phase {
     TRANSFER_SCAN = 1,      /* reading and hashing the local file */
     TRANSFER_SEND,          /* PUTting chunks */
     TRANSFER_COMMIT,
-    TRANSFER_RECEIVE,       /* GETting chunks */
-    TRANSFER_DONE,
+    /* The number travels to dbxctl status (fs/sync/push.c), so it stays 5
+     * now that 4, the download's phase, is gone. */
+    TRANSFER_DONE = 5,
 };
 
 typedef struct transfer_progress {
@@ -70,23 +66,22 @@ typedef struct transfer_opts {
 } transfer_opts;
 
 typedef struct transfer_result {
-    /* upload: the committed node; download: the content answer without its
-     * chunk list (id, rev, content_rev, size). Owned: transfer_result_free. */
+    /* The committed node. Owned: transfer_result_free. */
     cJSON *node;
-    cJSON *conflict;          /* upload: the conflicted copy, or NULL */
-    uint64_t content_rev;     /* upload: the content revision the commit made
-                               * (node may be newer when a retry answered) */
+    cJSON *conflict;          /* the conflicted copy, or NULL */
+    uint64_t content_rev;     /* the content revision the commit made (node
+                               * may be newer when a retry answered) */
     /* On failure: the HTTP status and API error code of the answer that
      * stopped the transfer (0 and "" for a local or transport failure, or
-     * "hash_mismatch" / "changed" found by the client), and a message. */
+     * "changed" when the file changed under the upload), and a message. */
     long status;
     char error[48];
     char message[256];
     /* Figures. */
     uint64_t size;            /* file size */
     uint64_t chunks;          /* chunks in the file */
-    uint64_t chunks_sent;     /* upload: chunks PUT; download: GET */
-    uint64_t bytes_sent;      /* upload: uncompressed bytes of those */
+    uint64_t chunks_sent;     /* chunks PUT */
+    uint64_t bytes_sent;      /* uncompressed bytes of those */
     uint64_t wire_bytes;      /* bytes of chunk bodies on the wire */
     uint64_t retries;         /* chunk requests retried */
     double scan_sec, send_sec, commit_sec, total_sec;
@@ -108,11 +103,6 @@ int transfer_upload_fd(transfer *t, int fd, const char *node_id,
                        int64_t base_rev, const struct timespec *mtime,
                        transfer_result *res);
 
-/* Downloads the current content of node_id into fd (truncated to the file's
- * size first; written at offsets 0..size with pwrite). 0 or -1. */
-int transfer_download_fd(transfer *t, const char *node_id, int fd,
-                         transfer_result *res);
-
 void transfer_result_free(transfer_result *res);
 
 /* The file's chunk list as the upload's scan builds it. Exposed for the
@@ -128,5 +118,13 @@ typedef struct transfer_chunk {
 int transfer_scan_fd(int fd, const chunker_params *params,
                      transfer_chunk **chunks, size_t *count, uint64_t *size,
                      transfer_progress_fn progress, void *progress_arg);
+
+/* The retry rules of chunk transfers. Whether a request that ended so (rc
+ * and status as httpc returns them) is worth making again: a transport
+ * failure, 408, 429 or a 5xx other than 501 and 507. */
+int transfer_retryable(int rc, long status);
+/* Sleeps before retry number attempt + 1 (0 for the first): exponential
+ * backoff from 100 ms to 5 s, jittered. */
+void transfer_backoff(int attempt);
 
 #endif

@@ -6,12 +6,11 @@
  *   transfer_job.c       the engine: chunk requests on worker threads, with
  *                        retries and signed-URL refreshes
  *   transfer_upload.c    session, PUT of the missing chunks, commit
- *   transfer_download.c  chunk map, GET, verify and write each chunk
  *
  * Ownership: a transfer owns its HTTP handles and zstd encoders, kept across
  * calls; during a job, slot w of each belongs to worker w alone. A job lives
- * for one upload or download call and owns its items; a direction owns the
- * per-worker state it hangs on transfer_worker.priv. */
+ * for one upload call and owns its items; the upload owns the per-worker
+ * state it hangs on transfer_worker.priv. */
 #ifndef DBX_TRANSFER_INT_H
 #define DBX_TRANSFER_INT_H
 
@@ -29,7 +28,7 @@ struct transfer {
     zframe_enc *enc[TRANSFER_MAX_PARALLEL];
 };
 
-/* One chunk request: a PUT (upload) or a GET (download). */
+/* One chunk request: a PUT. */
 struct transfer_item {
     uint8_t hash[32];
     uint64_t offset;
@@ -45,20 +44,19 @@ struct transfer_worker {
     struct transfer_job *j;
     int index;                 /* into t->h and t->enc */
     httpc *h;
-    void *priv;                /* the direction's state; NULL at the start */
+    void *priv;                /* the upload's state; NULL at the start */
 };
 
-/* A direction's verdict on an attempt. */
+/* The upload's verdict on an attempt. */
 enum transfer_verdict {
     TRANSFER_V_DONE,           /* the item is done */
-    TRANSFER_V_AGAIN,          /* try again at once (counted as a retry) */
-    TRANSFER_V_FAILED,         /* give up; the failure is recorded */
     TRANSFER_V_RULES,          /* the engine's rules decide: refresh an
                                 * expired URL, back off and retry a
                                 * transport error or 5xx, or fail */
 };
 
-/* What a direction does; the engine does the rest. */
+/* What the upload does to each item (transfer_upload.c); the engine does
+ * the rest. */
 struct transfer_ops {
     const char *what;          /* "PUT chunk": for messages */
     /* Before an item's first attempt. 0, or -1 with the failure recorded. */
@@ -75,13 +73,13 @@ struct transfer_ops {
     int (*refresh)(struct transfer_job *j, httpc *h);
 };
 
-/* One upload or download call. */
+/* One upload call. */
 struct transfer_job {
     transfer *t;
     transfer_result *res;      /* under mu: workers record failures */
     int fd;
     const struct transfer_ops *ops;
-    void *ctx;                 /* the direction's, for refresh */
+    void *ctx;                 /* the upload's, for refresh */
     /* Guards the items' url and done, next, failed, url_gen, refreshes,
      * pr and *res. A leaf lock: nothing is called while it is held but
      * the progress callback. */
@@ -98,9 +96,6 @@ struct transfer_job {
 /* ---- transfer.c ---------------------------------------------------------- */
 
 double transfer_now(void);
-/* Sleeps before retry number attempt + 1: exponential backoff, jittered. */
-void transfer_backoff(int attempt);
-int transfer_retryable(int rc, long status);
 
 /* Records the failure of j's call; the first one recorded is the one told.
  * Takes j->mu. */
@@ -127,12 +122,11 @@ void transfer_progress_phase(transfer *t, enum transfer_phase ph,
                              uint64_t bytes, uint64_t chunks);
 
 const char *transfer_json_str(const cJSON *o, const char *k);
-int transfer_json_num(const cJSON *o, const char *k, double *out);
 int transfer_valid_id(const char *id);
 
 /* ---- transfer_job.c ------------------------------------------------------ */
 
-/* res is cleared; ctx is the direction's (ops->refresh gets it). */
+/* res is cleared; ctx is the upload's (ops->refresh gets it). */
 void transfer_job_init(struct transfer_job *j, transfer *t,
                        transfer_result *res, int fd,
                        const struct transfer_ops *ops, void *ctx);

@@ -2,7 +2,7 @@
  * a time, on worker threads that each keep their own keep-alive connection
  * (measured faster than one thread driving a curl multi handle). A worker
  * takes the next item in file order and makes attempts until it is done:
- * the direction (transfer_ops) prepares and judges each attempt, the engine
+ * the upload (transfer_ops) prepares and judges each attempt, the engine
  * retries with backoff and refreshes expired signed URLs. */
 #include "transfer_int.h"
 
@@ -11,7 +11,7 @@
 
 #define REFRESH_MAX 3          /* URL refreshes in a row without progress */
 
-enum step { STEP_DONE, STEP_AGAIN, STEP_BACKOFF, STEP_REFRESH, STEP_FAIL };
+enum step { STEP_DONE, STEP_BACKOFF, STEP_REFRESH, STEP_FAIL };
 
 void transfer_job_init(struct transfer_job *j, transfer *t,
                        transfer_result *res, int fd,
@@ -129,17 +129,8 @@ static enum step next_step(struct transfer_worker *w, int rc, long st,
 {
     struct transfer_job *j = w->j;
 
-    switch (j->ops->judge(w, rc, st)) {
-    case TRANSFER_V_DONE:
+    if (j->ops->judge(w, rc, st) == TRANSFER_V_DONE)
         return STEP_DONE;
-    case TRANSFER_V_FAILED:
-        return STEP_FAIL;
-    case TRANSFER_V_AGAIN:
-        transfer_count_retry(j);
-        return STEP_AGAIN;
-    case TRANSFER_V_RULES:
-        break;
-    }
     if (rc == 0 && is_expired(st, reply))
         return STEP_REFRESH;
     if (transfer_retryable(rc, st) && attempt < j->t->o.retries) {

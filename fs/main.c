@@ -15,17 +15,15 @@
 #include <unistd.h>
 
 #include "account.h"
-#include "apply.h"
 #include "conn.h"
 #include "dbxfs.h"
-#include "fetch.h"
 #include "log.h"
 #include "ofile.h"
-#include "pull.h"
+#include "ops.h"
 #include "sdnotify.h"
-#include "push.h"
 #include "shared.h"
 #include "staging.h"
+#include "sync.h"
 #include "tree.h"
 
 #define ERRLEN 10240   /* room for two paths and a message */
@@ -94,15 +92,31 @@ static int mounted_on(const char *mountpoint)
     return found;
 }
 
+/* The three parts of the cache; *what names the one that failed. */
+static int open_cache(struct dbxfs *fs, const char **what)
+{
+    const struct dbxfs_opts *o = fs->opts;
+    int rc;
+
+    *what = "metadata store meta.lmdb";
+    if ((rc = metadb_open(o->cache_dir, &fs->db)))
+        return rc;
+    *what = "block cache blocks.lmdb";
+    if ((rc = blockcache_open(o->cache_dir, o->cache_size, &fs->bc)))
+        return rc;
+    *what = "staging directory";
+    return staging_init(o->cache_dir);
+}
+
 static int open_state(struct dbxfs *fs, char *err, size_t errlen)
 {
     const struct dbxfs_opts *o = fs->opts;
     int rc;
 
-    if ((rc = metadb_open(o->cache_dir, &fs->db)) ||
-        (rc = blockcache_open(o->cache_dir, o->cache_size, &fs->bc)) ||
-        (rc = staging_init(o->cache_dir))) {
-        snprintf(err, errlen, "cannot open the cache in %s: %s", o->cache_dir,
+    const char *what;
+
+    if ((rc = open_cache(fs, &what))) {
+        snprintf(err, errlen, "cannot open the %s in %s: %s", what, o->cache_dir,
                  strerror(-rc));
         return rc;
     }
@@ -116,9 +130,11 @@ static int open_state(struct dbxfs *fs, char *err, size_t errlen)
         return rc;
     }
     rc = account_connect(fs, err, errlen);
-    if (rc == 0 && tree_recover(fs))
+    if (rc)
+        return rc;
+    if (tree_recover(fs))
         log_warn("cannot recover the state a crash left");
-    if (rc == 0 && (rc = shared_init(fs)))
+    if ((rc = shared_init(fs)))
         snprintf(err, errlen, "cannot set up %s: %s", SHARED_NAME, strerror(-rc));
     return rc;
 }
@@ -129,7 +145,10 @@ static void close_state(struct dbxfs *fs)
     conn_pool_free(fs);
     if (fs->pool)
         httpc_pool_free(fs->pool);
-    blockcache_close(fs->bc);
+    int rc = fs->bc ? blockcache_close(fs->bc) : 0;
+
+    if (rc)
+        log_warn("block cache: saving its state at unmount: %s", strerror(-rc));
     metadb_close(fs->db);
 }
 
@@ -159,7 +178,7 @@ static int serve(struct dbxfs *fs, int lock_fd)
     write_pid(lock_fd);
     log_info("mounted %s@%s on %s", fs->opts->user, fs->opts->server,
              fs->opts->mountpoint);
-    if (fetch_start(fs) || push_start(fs) || pull_start(fs))
+    if (sync_start(fs))
         log_error("cannot start the background threads");
     /* A Type=notify unit (dbxfs -f under systemd) is up once mounted. */
     sdnotify("READY=1");
@@ -172,10 +191,7 @@ static int serve(struct dbxfs *fs, int lock_fd)
         rc = 0;
     }
     sdnotify("STOPPING=1");
-    pull_stop(fs);
-    push_stop(fs);
-    fetch_stop(fs);
-    apply_notes_drain(fs);
+    sync_stop(fs);
     metadb_sync(fs->db);
     log_info("unmounted %s", fs->opts->mountpoint);
     return rc;
@@ -244,8 +260,10 @@ static int run(struct dbxfs_opts *o, char *err, size_t errlen)
     pthread_mutex_init(&fs.lock, NULL);
     atomic_store(&fs.online, 1);
     rc = open_state(&fs, err, errlen);
-    if (rc == 0)
-        rc = mount_and_serve(&fs, lock_fd, err, errlen);
+    if (rc)
+        goto out;
+    rc = mount_and_serve(&fs, lock_fd, err, errlen);
+out:
     close_state(&fs);
     pthread_mutex_destroy(&fs.lock);
     close(lock_fd);

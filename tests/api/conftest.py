@@ -30,8 +30,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if rep.failed:
-        for s in list(_LIVE):
-            rep.sections.append(("dbxd %s stderr (%s)" % (s.name, s.log_path), s.log_tail()))
+        attach_server_logs(rep)
 
 
 # --------------------------------------------------------------------------
@@ -40,10 +39,7 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """The shared server: users alice, bob, carol."""
-    s = Server(tmp_path_factory.mktemp("main"), name="main")
-    s.start()
-    yield s
-    s.stop_checked()
+    yield from serve(tmp_path_factory, "main", name="main")
 
 
 @pytest.fixture(scope="session")

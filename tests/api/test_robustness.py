@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from conftest import (KiB, MiB, ZERO_ID, err, new_id, ok, raw_http, raw_json_error,
-                      raw_request, rand_bytes, sha)
+from conftest import (KiB, MiB, ZERO_ID, chunk_files, err, new_id, ok, raw_http,
+                      raw_json_error, raw_request, rand_bytes, sha, zstd_compress)
 
 
 @pytest.fixture(autouse=True)
@@ -184,34 +184,139 @@ def test_json_just_under_1mib_is_not_413(alice, adir):
         400, "invalid_name")
 
 
-def test_huge_headers(server, alice):
-    try:
-        r = alice.get("/v1/me", headers={"X-Big": "a" * (40 * KiB)})
-        assert 400 <= r.status_code < 500, r.status_code
-    except requests.exceptions.ConnectionError:
-        pass
-    try:
-        r = alice.get("/v1/me", headers={"X-H%d" % i: "b" * 1000 for i in range(40)})
-        assert 400 <= r.status_code < 500, r.status_code
-    except requests.exceptions.ConnectionError:
-        pass
-    # headers a bit under the limit are fine
-    r = alice.get("/v1/me", headers={"X-Ok": "c" * (16 * KiB)})
-    assert r.status_code == 200
+# ---- headers over the limit (--max-header, default 32 KiB): refused before
+# the body is read, so a request that would change something changes nothing
+
+BIG_HEADERS = [{"X-Big": "a" * (40 * KiB)},
+               {"X-H%d" % i: "b" * 1000 for i in range(40)}]
 
 
-def test_chunk_body_over_64mib(alice, adir, anon):
+def refused_431(send):
+    """send() with headers over the limit: a 431 too_large answer, or the
+    connection closed while the request was still going out."""
+    try:
+        r = send()
+    except requests.exceptions.ConnectionError:
+        return
+    err(r, 431, "too_large")
+
+
+def chunk_tmp_files(server):
+    """The chunk store's unfinished writes (a PUT in progress or left over)."""
+    return os.listdir(os.path.join(server.datadir, "chunks", "tmp"))
+
+
+def wait_no_chunk_tmp(server, timeout=5.0):
+    # A refused PUT's temporary file goes when its request is finished,
+    # which may be a moment after the answer was sent.
+    deadline = time.monotonic() + timeout
+    while chunk_tmp_files(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert chunk_tmp_files(server) == []
+
+
+@pytest.mark.parametrize("hdrs", BIG_HEADERS, ids=["one-40k", "40x1k"])
+def test_huge_headers(server, alice, adir, hdrs):
+    refused_431(lambda: alice.get("/v1/me", headers=hdrs))
+    # a create with huge headers creates nothing
+    nid = new_id()
+    refused_431(lambda: alice.post("/v1/nodes", dict(valid_create(adir["id"]), id=nid,
+                                                    name="big"), headers=hdrs))
+    err(alice.get("/v1/nodes/%s" % nid), 404, "not_found")
+    assert alice.names(adir["id"]) == []
+    # nor does a chunk PUT: the session still lists the chunk missing
+    f = alice.mkfile(adir["id"], "f")
+    data = rand_bytes(4096)
+    s = alice.open_upload(f["id"], [data], 0)
+    refused_431(lambda: alice.put_chunk(s["missing"][0]["url"], data, headers=hdrs))
+    assert [m["hash"] for m in ok(alice.get("/v1/uploads/%s" % s["id"]))["missing"]] == \
+        [sha(data)]
+    assert sha(data) not in chunk_files(server.datadir)
+    wait_no_chunk_tmp(server)
+    # headers a bit under the limit are fine, and the same requests then
+    # do what they say (so the checks above could have seen a change)
+    ok_hdrs = {"X-Ok": "c" * (16 * KiB)}
+    assert alice.get("/v1/me", headers=ok_hdrs).status_code == 200
+    ok(alice.post("/v1/nodes", dict(valid_create(adir["id"]), id=nid, name="big"),
+                  headers=ok_hdrs), 201)
+    assert alice.node(nid)["name"] == "big"
+    ok(alice.put_chunk(s["missing"][0]["url"], data, headers=ok_hdrs), 201)
+    assert ok(alice.get("/v1/uploads/%s" % s["id"]))["missing"] == []
+    assert sha(data) in chunk_files(server.datadir)
+
+
+# ---- chunk bodies over 64 MiB: refused with 413, nothing stored
+
+CHUNK_MAX = 64 * MiB
+
+
+def over_limit_body():
+    """64 MiB + 1 bytes, unique to this run (a random head, zeros after)."""
+    head = rand_bytes(1000)
+    return head + bytes(CHUNK_MAX + 1 - len(head))
+
+
+def open_lying_upload(alice, nid, h):
+    """A session for one chunk named h that declares 64 MiB, the most a
+    chunk may be: the server learns the real size only from the bytes."""
+    return ok(alice.post("/v1/uploads", {"node": nid, "base_rev": 0, "size": CHUNK_MAX,
+                                         "chunks": [{"hash": h, "size": CHUNK_MAX}]}))
+
+
+def put_refused_413(anon, url, body, headers=None):
+    try:
+        r = anon.put_chunk(url, body, headers=headers)
+    except requests.exceptions.ConnectionError:
+        return   # the server may close the connection while we still send
+    err(r, 413, "too_large")
+
+
+def assert_chunk_not_stored(server, alice, f, s, h, files_before):
+    """Nothing of the refused PUT was kept: the session still misses h, no
+    chunk file appeared (under h or any other name), no temporary is left,
+    and the commit is refused."""
+    assert [m["hash"] for m in ok(alice.get("/v1/uploads/%s" % s["id"]))["missing"]] == [h]
+    assert set(chunk_files(server.datadir)) - files_before == set()
+    wait_no_chunk_tmp(server)
+    j = err(alice.commit(s["id"], expect=None), 409, "missing_chunks")
+    assert j["missing"] == [h]
+    assert alice.node(f["id"])["content_rev"] == 0
+
+
+@pytest.mark.parametrize("encoding", ["identity", "zstd"])
+def test_chunk_body_over_64mib(server, alice, adir, anon, encoding):
+    # The bytes do hash to the URL's chunk: only the size limit can refuse
+    # them (a body of the wrong bytes would be refused as a mismatch anyway).
+    f = alice.mkfile(adir["id"], "f")
+    body = over_limit_body()
+    h = sha(body)
+    s = open_lying_upload(alice, f["id"], h)
+    files_before = set(chunk_files(server.datadir))
+    if encoding == "zstd":
+        # a few KiB on the wire: only the decompressed size can tell
+        body = zstd_compress(body)
+        assert len(body) < MiB
+        put_refused_413(anon, s["missing"][0]["url"], body, {"Content-Encoding": "zstd"})
+    else:
+        put_refused_413(anon, s["missing"][0]["url"], body)
+    del body
+    assert_chunk_not_stored(server, alice, f, s, h, files_before)
+
+
+def test_chunk_body_over_64mib_wrong_hash(server, alice, adir, anon):
+    # the declared chunk's bytes, followed by more up to 64 MiB + 1
     f = alice.mkfile(adir["id"], "f")
     declared = rand_bytes(1000)
     s = alice.open_upload(f["id"], [declared], 0)
-    body = declared + b"\0" * (64 * MiB + 1 - len(declared))
+    body = declared + bytes(CHUNK_MAX + 1 - len(declared))
+    files_before = set(chunk_files(server.datadir))
     try:
         r = anon.put_chunk(s["missing"][0]["url"], body)
         err(r, (400, 413), ("too_large", "hash_mismatch", "size_mismatch"))
     except requests.exceptions.ConnectionError:
         pass
     del body
-    assert len(ok(alice.get("/v1/uploads/%s" % s["id"]))["missing"]) == 1
+    assert_chunk_not_stored(server, alice, f, s, sha(declared), files_before)
 
 
 def test_chunk_body_larger_than_declared(alice, adir, anon):
@@ -465,12 +570,61 @@ def test_truncated_requests_do_not_block_others(alice):
             s.close()
 
 
-def test_idle_connections_then_close(alice):
-    u = urlsplit(alice.base)
-    socks = [socket.create_connection((u.hostname, u.port), timeout=5) for _ in range(64)]
-    alice.me_ok()
-    for s in socks:
-        s.close()
+IDLE_SLOTS = 16
+
+
+def open_idle(base, n):
+    u = urlsplit(base)
+    return [socket.create_connection((u.hostname, u.port), timeout=5) for _ in range(n)]
+
+
+def me_on(sock, token):
+    """GET /v1/me on an open connection (kept open): the status, or None if
+    the server closed the connection instead of answering."""
+    sock.sendall(("GET /v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                  % token).encode())
+    buf = b""
+    try:
+        while b"\r\n\r\n" not in buf:
+            part = sock.recv(65536)
+            if not part:
+                return None
+            buf += part
+    except OSError:
+        return None
+    return int(buf.split(b" ", 2)[1])
+
+
+def all_slots_serve(base, token, n):
+    """n connections open at once, each answered 200."""
+    socks = open_idle(base, n)
+    try:
+        return [me_on(s, token) for s in socks] == [200] * n
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_idle_connections_then_close(make_server):
+    # A server of its own with few slots, so that slots that closed sockets
+    # failed to give back show up as refused connections.
+    srv = make_server("idle", args=["--max-connections", str(IDLE_SLOTS)])
+    c = srv.client("alice")
+    c.s.close()   # the client's own keep-alive connection would hold a slot
+    idle = open_idle(srv.url, IDLE_SLOTS)
+    try:
+        # every slot is taken: the next connection is refused, not served
+        st, _, _ = raw_request(srv.url, "GET", "/v1/me", token=c.token)
+        assert st is None, "a connection over --max-connections was served (%s)" % st
+    finally:
+        for s in idle:
+            s.close()
+    # dbxd notices the closes a moment later; then every slot serves again
+    deadline = time.monotonic() + 10
+    while not all_slots_serve(srv.url, c.token, IDLE_SLOTS):
+        assert time.monotonic() < deadline, "closed idle connections kept their slots"
+        time.sleep(0.1)
+    assert srv.alive()
 
 
 def test_concurrent_requests(server, alice, adir):

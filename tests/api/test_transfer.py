@@ -1,4 +1,5 @@
-"""The client's transfer engine (common/transfer*.c) against a real dbxd,
+"""The client's transfer engines against a real dbxd: the upload engine
+(common/transfer*.c) and the mount's download engine (fs/sync/fetch*.c),
 driven through dbxbench's put / get / scan commands (tests/bench/dbxbench.c),
 and against a small fake server for what a real one never does (serve wrong
 bytes, fail on purpose).
@@ -193,8 +194,10 @@ def test_resume_sends_only_the_missing_chunks(server, alice, adir, tmp_path):
 
 def test_repeated_content_is_sent_once(server, alice, adir, tmp_path):
     """A file that repeats itself far apart (more chunks apart than dbxd
-    looks back for repeats): each distinct chunk goes once."""
-    a = rand_bytes(MiB)
+    looks back for repeats): each distinct chunk goes once. The repeated
+    part is 2 MiB, about 32 chunks: with 1 MiB a run of large chunks left
+    fewer than 8 shared now and then."""
+    a = rand_bytes(2 * MiB)
     data = a + rand_bytes(6 * MiB) + a + rand_bytes(1000)
     src = write(tmp_path, "rep.bin", data)
     chunks = scan(src, *CHUNK_OPT, "--list")

@@ -1,9 +1,12 @@
 /* bench.h: what the parts of dbxbench share (see dbxbench.c for the
- * commands). Nothing here is a library: each helper dies on failure.
+ * commands). Nothing here is a library: each helper dies on failure, but
+ * download_node, whose failure get reports as the API tests expect.
  *
  *   dbxbench.c        main, options, random bytes, logging in, API helpers
  *   bench_local.c     gen, chunk, scan, tcpcopy: no server involved
- *   bench_transfer.c  updown, put, get: the transfer engine against dbxd
+ *   bench_transfer.c  updown, put, get: uploads through the transfer
+ *                     engine, downloads through the mount's, against dbxd
+ *   bench_download.c  the mount's download engine without a mount
  *   bench_api.c       longpoll, smallfiles: API latency and rate */
 #ifndef DBX_BENCH_H
 #define DBX_BENCH_H
@@ -55,6 +58,23 @@ int create_node(httpc *h, const char *id, const char *parent,
                 const char *name, const char *type);
 /* An integer field, or -1. */
 int64_t json_int(const cJSON *o, const char *k);
+
+/* The figures of one upload or download, as the RESULT lines tell them. */
+struct figures {
+    uint64_t size, chunks;         /* of the file */
+    uint64_t sent, sent_bytes;     /* chunks PUT or GET, and their bytes */
+    uint64_t wire, retries;        /* chunk body bytes on the wire */
+    int64_t content_rev;
+    double first_sec;              /* upload: scan; download: node and map */
+    double chunks_sec, commit_sec, total_sec;
+};
+
+/* Downloads node id's current content into fd (truncated to its size) with
+ * the mount's engine, its block cache in a new directory under beside.
+ * 0, or -1 with a message in msg (fd then holds part of the content, or
+ * none). */
+int download_node(httpc_pool *pool, const char *id, int fd, const char *beside,
+                  struct figures *fig, char *msg, size_t msglen);
 
 int cmd_gen(int argc, char **argv);
 int cmd_chunk(int argc, char **argv);

@@ -1,11 +1,14 @@
-/* bench_transfer: the transfer engine against a real dbxd: updown (the
- * throughput figures of run.sh) and put / get (one transfer each, for
+/* bench_transfer: the client's engines against a real dbxd, uploads
+ * through the transfer engine (common/transfer*.c), downloads through the
+ * mount's (fs/sync/fetch*.c, bench_download.c): updown (the throughput
+ * figures of run.sh) and put / get (one transfer each, for
  * tests/api/test_transfer.py). */
 #include "bench.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,16 +77,23 @@ struct progress_state {
     unsigned calls;
 };
 
+static void progress_line(const char *phase, uint64_t bytes_done,
+                          uint64_t bytes_total, uint64_t chunks_done,
+                          uint64_t chunks_total)
+{
+    printf("PROGRESS %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+           phase, bytes_done, bytes_total, chunks_done, chunks_total);
+}
+
 static void on_progress(void *arg, const transfer_progress *p)
 {
     struct progress_state *ps = arg;
-    static const char *names[] = { "", "scan", "send", "commit", "receive",
+    static const char *names[] = { "", "scan", "send", "commit", "(none)",
                                    "done" };
     ps->calls++;
     if (ps->lines)
-        printf("PROGRESS %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
-               names[p->phase], p->bytes_done, p->bytes_total, p->chunks_done,
-               p->chunks_total);
+        progress_line(names[p->phase], p->bytes_done, p->bytes_total,
+                      p->chunks_done, p->chunks_total);
     if (!ps->tty)
         return;
     fprintf(stderr, "\r  %-8s %6.1f%%  %" PRIu64 "/%" PRIu64 " chunks   ",
@@ -94,40 +104,74 @@ static void on_progress(void *arg, const transfer_progress *p)
         fputc('\n', stderr);
 }
 
+static void upload_figures(const transfer_result *r, struct figures *f)
+{
+    *f = (struct figures){
+        .size = r->size, .chunks = r->chunks, .sent = r->chunks_sent,
+        .sent_bytes = r->bytes_sent, .wire = r->wire_bytes,
+        .retries = r->retries, .content_rev = json_int(r->node, "content_rev"),
+        .first_sec = r->scan_sec, .chunks_sec = r->send_sec,
+        .commit_sec = r->commit_sec, .total_sec = r->total_sec,
+    };
+}
+
 static void print_xfer(const char *what, const char *key,
-                       const transfer_result *r, double cli, double srv)
+                       const struct figures *f, double cli, double srv)
 {
     printf("%s: %" PRIu64 " bytes, %" PRIu64 " chunks (%" PRIu64
            " sent, %" PRIu64 " wire bytes, %" PRIu64 " retries): "
            "%.3f s = %.0f MB/s [first pass/listing %.3f s, chunks %.3f s, "
            "commit %.3f s; cpu client %.2f s, dbxd %.2f s]\n",
-           what, r->size, r->chunks, r->chunks_sent, r->wire_bytes,
-           r->retries, r->total_sec, r->size / r->total_sec / MB, r->scan_sec,
-           r->send_sec, r->commit_sec, cli, srv);
-    printf("RESULT %s_MBps %.0f\n", key, r->size / r->total_sec / MB);
+           what, f->size, f->chunks, f->sent, f->wire, f->retries,
+           f->total_sec, f->size / f->total_sec / MB, f->first_sec,
+           f->chunks_sec, f->commit_sec, cli, srv);
+    printf("RESULT %s_MBps %.0f\n", key, f->size / f->total_sec / MB);
 }
 
-/* Uploads fd as id's content from base_rev, or with base_rev -1 downloads
- * id into fd, and prints the figures; exits on failure. The content_rev. */
-static int64_t timed(transfer *t, int fd, const char *id, int64_t base_rev,
-                     int pid, const char *what, const char *key)
+/* Uploads fd as id's content from base_rev and prints the figures; exits
+ * on failure. The content_rev. */
+static int64_t timed_upload(transfer *t, int fd, const char *id,
+                            int64_t base_rev, int pid, const char *what,
+                            const char *key)
 {
     transfer_result r;
+    struct figures f;
     double c0 = self_cpu(), s0 = proc_cpu(pid);
-    int64_t rev;
-    int rc;
 
-    rc = base_rev < 0 ? transfer_download_fd(t, id, fd, &r)
-                      : transfer_upload_fd(t, fd, id, base_rev, NULL, &r);
-    if (rc < 0) {
+    if (transfer_upload_fd(t, fd, id, base_rev, NULL, &r) < 0) {
         fprintf(stderr, "%s: %s (%ld %s)\n", what, r.message, r.status,
                 r.error);
         exit(1);
     }
-    print_xfer(what, key, &r, self_cpu() - c0, proc_cpu(pid) - s0);
-    rev = json_int(r.node, "content_rev");
+    upload_figures(&r, &f);
+    print_xfer(what, key, &f, self_cpu() - c0, proc_cpu(pid) - s0);
     transfer_result_free(&r);
-    return rev;
+    return f.content_rev;
+}
+
+/* The directory that holds path (a download's cache goes there). */
+static const char *dir_of(const char *path, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", path);
+    return dirname(buf);
+}
+
+/* Downloads id into the file at path (fd) with the mount's engine and
+ * prints the figures; exits on failure. */
+static void timed_download(struct session *s, const char *id, int fd,
+                           const char *path, int pid, const char *what,
+                           const char *key)
+{
+    char dir[4096], msg[256];
+    struct figures f;
+    double c0 = self_cpu(), s0 = proc_cpu(pid);
+
+    if (download_node(s->pool, id, fd, dir_of(path, dir, sizeof dir), &f, msg,
+                      sizeof msg) < 0) {
+        fprintf(stderr, "%s: %s\n", what, msg);
+        exit(1);
+    }
+    print_xfer(what, key, &f, self_cpu() - c0, proc_cpu(pid) - s0);
 }
 
 static void print_hwm(int pid, const char *when, const char *key)
@@ -181,7 +225,7 @@ int cmd_updown(int argc, char **argv)
     if (!t || in < 0 || out < 0)
         die("updown: setup");
     target_node(&s, c.node, id);
-    rev = timed(t, in, id, 0, c.pid, "upload", "upload");
+    rev = timed_upload(t, in, id, 0, c.pid, "upload", "upload");
     print_hwm(c.pid, "after the upload", "after_upload");
     for (k = 0; k < c.downloads; k++) {
         if (k > 0) {           /* a new file each time: fresh page cache */
@@ -190,12 +234,13 @@ int cmd_updown(int argc, char **argv)
             if ((out = open(argv[3], O_RDWR | O_CREAT | O_TRUNC, 0644)) < 0)
                 die("updown: reopen");
         }
-        timed(t, out, id, -1, c.pid,
-              k ? "download again (into just-freed pages)" : "download",
-              k ? "download_again" : "download");
+        timed_download(&s, id, out, argv[3], c.pid,
+                       k ? "download again (into just-freed pages)" : "download",
+                       k ? "download_again" : "download");
     }
     /* The same content again: the server has every chunk (dedup). */
-    timed(t, in, id, rev, c.pid, "re-upload, all chunks present", "reupload");
+    timed_upload(t, in, id, rev, c.pid, "re-upload, all chunks present",
+                 "reupload");
     print_hwm(c.pid, "at the end", "end");
     if (ps.calls == 0)
         die("no progress callback was made");
@@ -212,7 +257,6 @@ struct xfer_cmd {
     struct cli c;
     struct progress_state ps;
     struct session s;
-    transfer *t;
 };
 
 /* argv: URL USER NODE FILE [options]. */
@@ -226,27 +270,21 @@ static void xfer_start(struct xfer_cmd *x, int argc, char **argv,
     x->c.o.progress = on_progress;
     x->c.o.progress_arg = &x->ps;
     login(&x->s, argv[0], argv[1]);
-    if (!(x->t = transfer_new(x->s.pool, &x->c.o)))
-        die("no memory");
 }
 
-/* Prints the outcome and frees; the exit status. */
+/* Prints the outcome (msg: why it failed) and frees; the exit status. */
 static int xfer_end(struct xfer_cmd *x, const char *what, int rc,
-                    transfer_result *r)
+                    const struct figures *f, const char *msg)
 {
     if (rc < 0) {
-        fprintf(stderr, "%s: %s (%ld %s)\n", what, r->message, r->status,
-                r->error);
+        fprintf(stderr, "%s: %s\n", what, msg);
     } else {
         printf("RESULT size %" PRIu64 "\nRESULT chunks %" PRIu64 "\n"
                "RESULT chunks_sent %" PRIu64 "\nRESULT bytes_sent %" PRIu64
                "\nRESULT wire_bytes %" PRIu64 "\nRESULT retries %" PRIu64
-               "\nRESULT content_rev %" PRId64 "\n", r->size, r->chunks,
-               r->chunks_sent, r->bytes_sent, r->wire_bytes, r->retries,
-               json_int(r->node, "content_rev"));
+               "\nRESULT content_rev %" PRId64 "\n", f->size, f->chunks,
+               f->sent, f->sent_bytes, f->wire, f->retries, f->content_rev);
     }
-    transfer_result_free(r);
-    transfer_free(x->t);
     httpc_pool_free(x->s.pool);
     return rc < 0 ? 1 : 0;
 }
@@ -255,25 +293,35 @@ int cmd_put(int argc, char **argv)
 {
     struct xfer_cmd x = { .c.base_rev = 0 };
     transfer_result r;
+    struct figures f;
+    char msg[512];
+    transfer *t;
     int fd, rc;
 
     xfer_start(&x, argc, argv, "usage: put URL USER NODE FILE [-p N] "
                "[--base-rev REV] [--zstd-off] [--chunk-avg B] [--progress]",
                "-p --base-rev --zstd-off --chunk-avg --progress");
+    if (!(t = transfer_new(x.s.pool, &x.c.o)))
+        die("no memory");
     if ((fd = open(argv[3], O_RDONLY)) < 0)
         die("put: cannot open the file");
-    rc = transfer_upload_fd(x.t, fd, argv[2], x.c.base_rev, NULL, &r);
+    rc = transfer_upload_fd(t, fd, argv[2], x.c.base_rev, NULL, &r);
     close(fd);
-    return xfer_end(&x, "put", rc, &r);
+    upload_figures(&r, &f);
+    snprintf(msg, sizeof msg, "%s (%ld %s)", r.message, r.status, r.error);
+    transfer_result_free(&r);
+    transfer_free(t);
+    return xfer_end(&x, "put", rc, &f, msg);
 }
 
-/* The file appears only once the download is verified: a failed one leaves
- * nothing behind (transfer.h: its bytes must not be used). */
+/* The file appears only once the download is whole: a failed one leaves
+ * nothing behind. The mount's engine shows no progress as it goes, so
+ * --progress tells the end only. */
 int cmd_get(int argc, char **argv)
 {
     struct xfer_cmd x = { .c.base_rev = 0 };
-    transfer_result r;
-    char part[4096];
+    struct figures f = { 0 };
+    char part[4096], dir[4096], msg[256];
     int fd, rc;
 
     xfer_start(&x, argc, argv, "usage: get URL USER NODE FILE [-p N] "
@@ -281,13 +329,17 @@ int cmd_get(int argc, char **argv)
     if ((size_t)snprintf(part, sizeof part, "%s.part", argv[3]) >= sizeof part ||
         (fd = open(part, O_RDWR | O_CREAT | O_TRUNC, 0644)) < 0)
         die("get: cannot create the file");
-    rc = transfer_download_fd(x.t, argv[2], fd, &r);
+    rc = download_node(x.s.pool, argv[2], fd, dir_of(part, dir, sizeof dir),
+                       &f, msg, sizeof msg);
     if ((close(fd) < 0 || (rc == 0 && rename(part, argv[3]) < 0)) && rc == 0) {
-        snprintf(r.message, sizeof r.message, "finishing the file: %s",
-                 strerror(errno));
+        snprintf(msg, sizeof msg, "finishing the file: %s", strerror(errno));
         rc = -1;
     }
     if (rc < 0)
         unlink(part);
-    return xfer_end(&x, "get", rc, &r);
+    if (rc == 0 && x.ps.lines) {
+        progress_line("receive", f.size, f.size, f.chunks, f.chunks);
+        progress_line("done", f.size, f.size, f.chunks, f.chunks);
+    }
+    return xfer_end(&x, "get", rc, &f, msg);
 }

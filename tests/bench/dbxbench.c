@@ -1,6 +1,12 @@
-/* dbxbench: throughput and latency figures of the client engine against a
- * real dbxd (tests/bench/run.sh drives it), and the small commands through
- * which the API tests drive that engine (tests/api/test_transfer.py).
+/* dbxbench: throughput and latency figures of the client's engines against
+ * a real dbxd (tests/bench/run.sh drives it), and the small commands through
+ * which the API tests drive them (tests/api/test_transfer.py). Uploads go
+ * through the transfer engine (common/transfer*.c), downloads through the
+ * mount's (fs/sync/fetch*.c: chunk map in a metadata store, chunks verified
+ * into a block cache, the file copied out of it), each download with a new
+ * store and cache beside its output file. -p sets the upload's chunk
+ * requests in flight; a download runs as many as the mount does (get takes
+ * -p and ignores it).
  *
  *   dbxbench gen FILE MIB              random (incompressible) file
  *   dbxbench chunk MIB                 chunker + SHA-256 over memory
@@ -19,9 +25,9 @@
  * to trust for an https:// URL (the system CAs otherwise). Figures are
  * printed as lines "RESULT key value" (MB = 10^6 bytes), progress (with
  * --progress) as "PROGRESS phase bytes_done bytes_total chunks_done
- * chunks_total", and a scan's chunks (with --list) as "CHUNK offset size
- * hash". --chunk-avg B sets the chunker's average to B (a power of two),
- * its minimum to B/4 and its maximum to 4B. */
+ * chunks_total" (get's only once it is done), and a scan's chunks (with
+ * --list) as "CHUNK offset size hash". --chunk-avg B sets the chunker's
+ * average to B (a power of two), its minimum to B/4 and its maximum to 4B. */
 #include "bench.h"
 
 #include <errno.h>
@@ -34,6 +40,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+
+#include "log.h"
 
 double now_sec(void)
 {
@@ -264,6 +272,9 @@ int main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* The mount's engine logs what it gets over (a damaged chunk fetched
+     * again); here a command's own message is what stderr must hold. */
+    log_set_level(LOG_ERROR);
     for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             break;

@@ -4,14 +4,16 @@
 # user, and measures, each figure beside the physical limit measured in the
 # same run:
 #   (a) chunker + SHA-256 throughput        vs openssl speed sha256
-#   (b) 1 GiB upload / download over the API vs a raw loopback TCP copy
+#   (b) 1 GiB upload (the transfer engine) / download (the mount's engine,
+#       block cache included) over the API vs a raw loopback TCP copy
 #   (c) long-poll wake latency p50/p99
 #   (d) small-file commits per second
 #   (e) peak RSS of dbxd during the 1 GiB upload
-# Environment: DBXBENCH_MIB (file size, 1024), DBXBENCH_PARALLEL (chunk
-# requests in flight, 4), DBXBENCH_THREADS (small-file threads, 8),
-# DBXBENCH_FILES (2000), DBXBENCH_REPS (long-poll repetitions, 200),
-# DBXBENCH_BUILD (build directory, build-bench), DBXBENCH_NOBUILD=1,
+# Environment: DBXBENCH_MIB (file size, 1024), DBXBENCH_PARALLEL (upload
+# chunk requests in flight, 4; a download runs as many as the mount does),
+# DBXBENCH_THREADS (small-file threads, 8), DBXBENCH_FILES (2000),
+# DBXBENCH_REPS (long-poll repetitions, 200), DBXBENCH_BUILD (build
+# directory, build-bench), DBXBENCH_NOBUILD=1,
 # DBXBENCH_PERF=1 (perf record dbxd during the upload and download),
 # DBXBENCH_DBXD (another dbxd binary to measure).
 set -euo pipefail
@@ -68,7 +70,7 @@ run "$BENCH" gen "$WORK/in.bin" "$MIB"
 cat "$WORK/in.bin" > /dev/null           # in the page cache
 run "$BENCH" scan "$WORK/in.bin"
 
-echo "== (b) ${MIB} MiB upload and download, $PARALLEL chunk requests in flight"
+echo "== (b) ${MIB} MiB upload ($PARALLEL chunk requests in flight) and download (the mount's engine)"
 run "$BENCH" tcpcopy "$MIB"
 if [ "${DBXBENCH_PERF:-0}" = 1 ]; then
     perf record -g -o "$WORK/perf.data" -p "$DBXD_PID" 2>/dev/null &
@@ -89,8 +91,8 @@ rm -f "$WORK/out.bin"
 # The other physical limit: writing that much into a new file. On this VM a
 # page that the guest has not touched lately faults on the host at its first
 # write (free page reporting), so the first write of new page cache is far
-# slower than a write into just-freed pages. dbxd's chunk store and the
-# downloaded file both write new pages.
+# slower than a write into just-freed pages. dbxd's chunk store, the
+# download's block cache and the downloaded file all write new pages.
 ddrate() {
     dd if=/dev/zero of="$WORK/dd.bin" bs=1M count="$MIB" 2>&1 |
         awk '/copied/ { printf "%.0f", $1 / $(NF-3) / 1e6 }'
@@ -121,7 +123,7 @@ printf '%-44s %14s   %-36s %s\n' "    upload's first pass over the file" "$(val 
 printf '%-44s %14s   %-36s %s\n' "(b) upload ${MIB} MiB random, p=$PARALLEL" "$(val upload_MBps) MB/s" \
     "raw loopback TCP $TCP MB/s" ">= 300 MB/s"
 printf '%-44s %14s   %-36s %s\n' "" "" "new-file write $DD_COLD (cold)/$DD_WARM MB/s" ""
-printf '%-44s %14s   %-36s %s\n' "    download ${MIB} MiB, verified" "$(val download_MBps) MB/s" \
+printf '%-44s %14s   %-36s %s\n' "    download ${MIB} MiB, mount's engine" "$(val download_MBps) MB/s" \
     "raw loopback TCP $TCP MB/s" ">= 500 MB/s"
 printf '%-44s %14s   %-36s %s\n' "" "" "new-file write $DD_COLD (cold)/$DD_WARM MB/s" ""
 printf '%-44s %14s   %-36s %s\n' "    download again, into just-freed pages" "$(val download_again_MBps) MB/s" \

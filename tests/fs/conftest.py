@@ -36,7 +36,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
 
-from dbxtest import MiB, REPO, Server, _LIVE, new_id, sha  # noqa: E402
+from dbxtest import (MiB, REPO, attach_server_logs, log_tail, new_id,  # noqa: E402
+                     require_built, serve, sha, wait_started)
 
 DBXFS = os.environ.get("DBXFS", os.path.join(REPO, "build", "fs", "dbxfs"))
 SANITIZED = os.environ.get("DBX_SANITIZED", "0") not in ("", "0")
@@ -59,10 +60,7 @@ def log(msg):
 
 
 def require_dbxfs():
-    if not (os.path.isfile(DBXFS) and os.access(DBXFS, os.X_OK)):
-        pytest.fail("dbxfs binary not found or not executable at %s: build it "
-                    "(cmake --build build --target dbxfs) or set DBXFS=/path/to/dbxfs" % DBXFS,
-                    pytrace=False)
+    require_built(DBXFS, "dbxfs", "DBXFS")
 
 
 # --------------------------------------------------------------------------
@@ -338,16 +336,7 @@ class Account:
         return self._api
 
     def children(self, nid):
-        out, after = [], None
-        while True:
-            p = {"limit": 1000}
-            if after is not None:
-                p["after"] = after
-            j = self.api.children(nid, **p)
-            out += j["entries"]
-            after = j["next"]
-            if after is None:
-                return out
+        return self.api.entries(nid)
 
     def lookup(self, relpath):
         """The server's node at relpath (under the account's root), or None."""
@@ -475,16 +464,14 @@ class Mount:
         self.pid = self.proc.pid
         if self not in _MOUNTS:
             _MOUNTS.append(self)
-        deadline = time.time() + timeout
-        while not is_mounted(self.mnt):
-            if self.proc.poll() is not None:
-                pytest.fail("dbxfs exited with %s before mounting: %s\n--- its output:\n%s" % (
-                    self.proc.returncode, " ".join(cmd), self.log_tail()), pytrace=False)
-            if time.time() > deadline:
-                self.abort()
-                pytest.fail("dbxfs did not mount within %ss: %s\n--- its output:\n%s" % (
-                    timeout, " ".join(cmd), self.log_tail()), pytrace=False)
-            time.sleep(0.02)
+        up = wait_started(self.proc, lambda: is_mounted(self.mnt), timeout)
+        if up == "exited":
+            pytest.fail("dbxfs exited with %s before mounting: %s\n--- its output:\n%s" % (
+                self.proc.returncode, " ".join(cmd), self.log_tail()), pytrace=False)
+        if up == "late":
+            self.abort()
+            pytest.fail("dbxfs did not mount within %ss: %s\n--- its output:\n%s" % (
+                timeout, " ".join(cmd), self.log_tail()), pytrace=False)
         self.conn = mount_conn(self.mnt)
         # the first request answers (root attributes)
         bounded(os.stat, self.mnt, timeout=timeout, what="stat of the fresh mount")
@@ -651,11 +638,7 @@ class Mount:
             fusermount(self.mnt, lazy=True)
 
     def log_tail(self, n=12000):
-        if not self.log_path or not os.path.exists(self.log_path):
-            return ""
-        with open(self.log_path, "rb") as f:
-            data = f.read()
-        return data[-n:].decode("utf-8", "replace")
+        return log_tail(self.log_path, n)
 
     # --- inside
     def path(self, *parts):
@@ -743,26 +726,19 @@ def pytest_runtest_makereport(item, call):
             if m.log_path:
                 rep.sections.append(("dbxfs %s output (%s)" % (m.name, m.log_path),
                                      m.log_tail()))
-        for s in list(_LIVE):
-            rep.sections.append(("dbxd %s stderr (%s)" % (s.name, s.log_path), s.log_tail()))
+        attach_server_logs(rep)
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """The shared dbxd; every test makes its own account on it."""
-    s = Server(tmp_path_factory.mktemp("dbxd"), name="shared", users={})
-    s.start()
-    yield s
-    s.stop_checked()
+    yield from serve(tmp_path_factory, "dbxd", name="shared", users={})
 
 
 @pytest.fixture
 def own_server(tmp_path_factory):
     """A dbxd for one test (which may stop and restart it)."""
-    s = Server(tmp_path_factory.mktemp("dbxd-own"), name="own", users={})
-    s.start()
-    yield s
-    s.stop_checked()
+    yield from serve(tmp_path_factory, "dbxd-own", name="own", users={})
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import stat
-import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,25 +17,22 @@ import pytest
 
 from conftest import (Account, MiB, T, log, read_file, run, sha, wait_for, write_file,
                       write_random)
-from dbxtest import REPO, Client
+from dbxtest import REPO, Client, require_built
+from netproxy import NetProxy
 
-DBXCTL = os.environ.get("DBXCTL", os.path.join(REPO, "build", "tools", "dbxctl", "dbxctl"))
+# absolute: some tests run dbxctl from inside a mount (cwd), where a
+# relative $DBXCTL would not resolve
+DBXCTL = os.path.abspath(os.environ.get("DBXCTL", os.path.join(REPO, "build", "tools", "dbxctl",
+                                                                "dbxctl")))
 COMMANDS = ("login", "logout", "whoami", "share", "unshare", "shares", "shared", "link",
             "status")
-
-
-def require_dbxctl():
-    if not (os.path.isfile(DBXCTL) and os.access(DBXCTL, os.X_OK)):
-        pytest.fail("dbxctl binary not found or not executable at %s: build it "
-                    "(cmake --build build --target dbxctl) or set DBXCTL=/path/to/dbxctl"
-                    % DBXCTL, pytrace=False)
 
 
 class Ctl:
     """dbxctl for one account, with a home of its own under the test's tmp dir."""
 
     def __init__(self, tmp_path, account=None, name="ctl"):
-        require_dbxctl()
+        require_built(DBXCTL, "dbxctl", "DBXCTL")
         self.account = account
         self.home = str(tmp_path / ("home-" + name))
         os.makedirs(self.home, exist_ok=True)
@@ -372,31 +368,50 @@ def test_status_watch_count(tmp_path, mnt):
     assert len(lines) == 3 and all("queued" in json.loads(ln) for ln in lines), lines
 
 
-def test_status_shows_upload_progress(tmp_path, mnt):
-    """A large file's upload, as `dbxctl status` draws it. An upload that
-    ends before any poll sees it (a fast machine) skips the test."""
+# The upload link of test_status_shows_upload_progress: slow enough that
+# the 8 MiB file takes 8 s to send, so polls see it on any machine.
+PROGRESS_FILE = 8 * MiB
+PROGRESS_BPS = 1 * MiB
+
+
+@pytest.fixture
+def upload_proxy(server):
+    """A NetProxy to the shared server, throttled upstream. Requested before
+    make_mount, so it outlives the mounts that use it."""
+    p = NetProxy(server.port, up_bps=PROGRESS_BPS).start()
+    yield p
+    p.stop()
+
+
+def test_status_shows_upload_progress(tmp_path, server, account, upload_proxy, make_mount):
+    """A large file's upload, as `dbxctl status` draws it, through a link
+    throttled so that the upload lasts long enough to be seen."""
     ctl = Ctl(tmp_path)
-    writer = threading.Thread(target=write_random, args=(mnt.path("big.bin"), 256 * MiB))
-    writer.start()
+    m = make_mount(server, account, "a", mount=False)
+    m.server_url = upload_proxy.url
+    m.mount()
+    digest = write_random(m.path("big.bin"), PROGRESS_FILE)
     seen = None
     deadline = time.time() + T(60)
     while seen is None and time.time() < deadline:
-        out = ctl("status", mnt.mnt).stdout
+        out = ctl("status", m.mnt).stdout
         if "  [" in out:
             seen = out
-        elif not writer.is_alive() and mnt.status()["uploading"] == 0 and \
-                mnt.status()["dirty"] == 0:
-            break
         time.sleep(0.05)
-    writer.join()
-    mnt.wait_idle()
-    if seen is None:
-        pytest.skip("the upload was over before a poll saw it")
+    # the rest of the upload at full speed
+    upload_proxy.throttle(None)
+    m.wait_idle()
+    assert seen is not None, "no poll saw the upload within %ss" % T(60)
     assert re.search(r"^  to upload +\d+ files?, 1 uploading now$", seen, re.M), seen
     unit = r"[\d.]+ (B|KiB|MiB|GiB)"
     assert re.search(r"^  \[[#-]{24}\] +\d+%  (scanning|sending|committing|starting) +"
                      r"big\.bin\n  " + unit + " of " + unit + r", \d+ (of \d+ )?chunks",
                      seen, re.M), seen
+    # the bytes went through the throttled link, and all of them arrived
+    assert upload_proxy.up_bytes >= PROGRESS_FILE
+    node = account.lookup("big.bin")
+    assert node is not None and node["size"] == PROGRESS_FILE
+    assert sha(account.download(node["id"])) == digest
 
 
 @pytest.mark.watchdog(180)

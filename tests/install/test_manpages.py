@@ -12,7 +12,7 @@ For each page:
     dbxctl command's own options must be in the page's section of that
     command (`## NAME` in the .scd);
   - every option the source defines (the fuse_opt templates of
-    fs/options.c, the option table of backend/config.c and the commands of
+    fs/local/options.c, the option table of backend/config.c and the commands of
     backend/main.c, the getopt_long tables and command table of
     tools/dbxctl) is in the page too, so an option added to the code but
     left out of --help fails as well;
@@ -287,15 +287,15 @@ def source(rel):
 
 
 def test_dbxfs_page_has_every_option_of_the_code():
-    text = source("fs/options.c")
+    text = source("fs/local/options.c")
     names = set(re.findall(r'FUSE_OPT_KEY\("([^"]+)"', text))
     names |= set(re.findall(r'\b(?:FLAG|KEEP|DROP)\("([^"]+)"', text))
-    assert len(names) > 40, f"fs/options.c: too few templates found: {sorted(names)}"
+    assert len(names) > 40, f"fs/local/options.c: too few templates found: {sorted(names)}"
     tokens = set(names)
     if re.search(r'strncmp\(arg, "x-", 2\)', text):
         tokens.add("x-*")
     missing = missing_from(tokens, page_path("dbxfs").read_text(encoding="utf-8"))
-    assert not missing, f"options of fs/options.c not (in bold) in dbxfs(1): {missing}"
+    assert not missing, f"options of fs/local/options.c not (in bold) in dbxfs(1): {missing}"
 
 
 def test_dbxd_page_has_every_option_of_the_code():

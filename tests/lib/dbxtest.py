@@ -1,6 +1,7 @@
 """Shared test helpers for dbxd and dbxfs: a real dbxd process (Server), an
 API client (Client) and small helpers. tests/api/conftest.py and
-tests/fs/conftest.py import them; the fixtures live in each conftest.
+tests/fs/conftest.py import them; the fixtures live in each conftest, and
+what both sets of fixtures do (serve(), attach_server_logs()) lives here.
 
 The dbxd binary is $DBXD, default build/backend/dbxd in this repository.
 """
@@ -234,11 +235,40 @@ def raw_json_error(status, hdrs, body, statuses, codes=None):
 _LIVE = []   # servers currently running (for failure reports)
 
 
+def require_built(path, target, env):
+    """Fails the test, saying how to build it, unless the build's program
+    target is at path (taken from the environment variable env)."""
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail("%s binary not found or not executable at %s: build it "
+                    "(cmake --build build --target %s) or set %s=/path/to/%s" % (
+                        target, path, target, env, target), pytrace=False)
+
+
 def require_binary():
-    if not (os.path.isfile(DBXD) and os.access(DBXD, os.X_OK)):
-        pytest.fail("dbxd binary not found or not executable at %s: build it "
-                    "(cmake --build build --target dbxd) or set DBXD=/path/to/dbxd" % DBXD,
-                    pytrace=False)
+    require_built(DBXD, "dbxd", "DBXD")
+
+
+def wait_started(proc, ready, timeout):
+    """Polls ready() until it is true after starting proc: "up"; or
+    "exited" when proc ends first, "late" when timeout seconds pass. The
+    caller fails the test its own way, with the program's output."""
+    deadline = time.time() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            return "exited"
+        if time.time() > deadline:
+            return "late"
+        time.sleep(0.02)
+    return "up"
+
+
+def log_tail(path, n=12000):
+    """The last n bytes of a program's log file, as text ("" before it has one)."""
+    if not path or not os.path.exists(path):
+        return ""
+    with open(path, "rb") as f:
+        data = f.read()
+    return data[-n:].decode("utf-8", "replace")
 
 
 def dbxd_run(args, input_text=None, timeout=60):
@@ -308,19 +338,11 @@ class Server:
         log.close()
         if self not in _LIVE:
             _LIVE.append(self)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if os.path.exists(self.ready):
-                with open(self.ready) as f:
-                    txt = f.read()
-                if txt.endswith("\n") and txt.strip():
-                    self.url = txt.strip().rstrip("/")
-                    break
-            if self.proc.poll() is not None:
-                pytest.fail("dbxd exited with %s at startup: %s\n--- stderr:\n%s" % (
-                    self.proc.returncode, " ".join(cmd), self.log_tail()), pytrace=False)
-            time.sleep(0.02)
-        else:
+        up = wait_started(self.proc, self._read_ready, timeout)
+        if up == "exited":
+            pytest.fail("dbxd exited with %s at startup: %s\n--- stderr:\n%s" % (
+                self.proc.returncode, " ".join(cmd), self.log_tail()), pytrace=False)
+        if up == "late":
             self.kill()
             pytest.fail("dbxd wrote no ready file within %ss: %s\n--- stderr:\n%s" % (
                 timeout, " ".join(cmd), self.log_tail()), pytrace=False)
@@ -329,6 +351,18 @@ class Server:
             u = urlsplit(self.url)
             self.url = "%s://127.0.0.1:%d" % (u.scheme, u.port)
         return self
+
+    def _read_ready(self):
+        # dbxd writes the URL and then the newline: a file without it is
+        # still being written
+        if not os.path.exists(self.ready):
+            return False
+        with open(self.ready) as f:
+            txt = f.read()
+        if not (txt.endswith("\n") and txt.strip()):
+            return False
+        self.url = txt.strip().rstrip("/")
+        return True
 
     @property
     def port(self):
@@ -397,11 +431,7 @@ class Server:
             _LIVE.remove(self)
 
     def log_tail(self, n=12000):
-        if not self.log_path or not os.path.exists(self.log_path):
-            return ""
-        with open(self.log_path, "rb") as f:
-            data = f.read()
-        return data[-n:].decode("utf-8", "replace")
+        return log_tail(self.log_path, n)
 
     # --- clients
     def client(self, user=None, password=None):
@@ -409,6 +439,25 @@ class Server:
         if user is not None:
             c.login(user, password if password is not None else self.users[user])
         return c
+
+
+# --------------------------------------------------------------------------
+# what the fixtures of tests/api and tests/fs share
+
+def serve(tmp_path_factory, dirname, **kw):
+    """The body of a server fixture (`yield from serve(...)`): Server(**kw)
+    in a fresh tmp dir, started; at the end stopped, and a bad exit (a
+    sanitizer report, a crash at shutdown) fails the fixture's teardown."""
+    s = Server(tmp_path_factory.mktemp(dirname), **kw)
+    s.start()
+    yield s
+    s.stop_checked()
+
+
+def attach_server_logs(rep):
+    """Adds the stderr of every dbxd alive during a failed test to its report."""
+    for s in list(_LIVE):
+        rep.sections.append(("dbxd %s stderr (%s)" % (s.name, s.log_path), s.log_tail()))
 
 
 # --------------------------------------------------------------------------
@@ -493,17 +542,21 @@ class Client:
     def children(self, nid, **params):
         return ok(self.get("/v1/nodes/%s/children" % nid, params=params or None))
 
-    def names(self, nid):
+    def entries(self, nid):
+        """Every entry of directory nid, however many pages they take."""
         out, after = [], None
         while True:
             p = {"limit": 1000}
             if after is not None:
                 p["after"] = after
             j = self.children(nid, **p)
-            out += [e["name"] for e in j["entries"]]
+            out += j["entries"]
             after = j["next"]
             if after is None:
                 return out
+
+    def names(self, nid):
+        return [e["name"] for e in self.entries(nid)]
 
     def patch_node(self, nid, body, expect=200):
         r = self.patch("/v1/nodes/%s" % nid, body)

@@ -8,14 +8,20 @@ client sees what a dropped network looks like; online() relays again.
     p.offline(); ...; p.online()
     p.stop()
 
+It can also slow the link: throttle(bytes_per_second) caps what all the
+relayed connections together send from the client to the server (an
+upload), throttle(None) lifts the cap; the server-to-client direction is
+never slowed. NetProxy(port, up_bps=N) starts throttled.
+
 One thread accepts; each connection has two pumping threads. Nothing is
 buffered beyond one recv() at a time."""
 import socket
 import threading
+import time
 
 
 class NetProxy:
-    def __init__(self, target_port, target_host="127.0.0.1"):
+    def __init__(self, target_port, target_host="127.0.0.1", up_bps=None):
         self.target = (target_host, target_port)
         self.lock = threading.Lock()
         self.conns = set()
@@ -24,6 +30,8 @@ class NetProxy:
         self.sock = None
         self.thread = None
         self.accepted = 0
+        self.up = _Meter(up_bps)
+        self.up_bytes = 0       # relayed client -> server, throttled or not
 
     @property
     def port(self):
@@ -58,6 +66,11 @@ class NetProxy:
     def online(self):
         with self.lock:
             self.is_online = True
+
+    def throttle(self, up_bps):
+        """Caps the client-to-server direction at up_bps bytes a second
+        (None: no cap), from the next piece of data each connection relays."""
+        self.up.set_rate(up_bps)
 
     # --- internals
     def _drop_all(self):
@@ -104,11 +117,17 @@ class _Pair:
         self.lock = threading.Lock()
 
     def pump(self, src, dst):
+        upstream = src is self.socks[0]
+        meter = self.proxy.up
         try:
             while True:
-                data = src.recv(65536)
+                data = src.recv(meter.piece() if upstream else 65536)
                 if not data:
                     break
+                if upstream:
+                    meter.take(len(data))
+                    with self.proxy.lock:
+                        self.proxy.up_bytes += len(data)
                 dst.sendall(data)
         except OSError:
             pass
@@ -125,6 +144,40 @@ class _Pair:
                     self.proxy.conns.discard(s)
             for s in self.socks:
                 _close(s)
+
+
+class _Meter:
+    """A rate shared by every connection of a proxy: each piece of data
+    books the link for len/rate seconds after the pieces before it, and its
+    pump waits for the end of its booking before sending it on."""
+
+    def __init__(self, bps=None):
+        self.lock = threading.Lock()
+        self.bps = None
+        self.free_at = 0.0
+        self.set_rate(bps)
+
+    def set_rate(self, bps):
+        if bps is not None and bps <= 0:
+            raise ValueError("a rate is a positive number of bytes a second")
+        with self.lock:
+            self.bps = bps
+            self.free_at = time.monotonic()
+
+    def piece(self):
+        """How much one recv() takes: about 1/20 s of data when throttled,
+        so that the cap holds over short times too."""
+        bps = self.bps
+        return 65536 if bps is None else max(512, min(65536, int(bps) // 20))
+
+    def take(self, n):
+        with self.lock:
+            if self.bps is None:
+                return
+            now = time.monotonic()
+            self.free_at = max(self.free_at, now) + n / self.bps
+            wait = self.free_at - now
+        time.sleep(wait)
 
 
 def _reset(s):

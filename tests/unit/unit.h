@@ -57,6 +57,40 @@ static inline int unit_check_str(const char *a, const char *b, const char *ea,
 #define CHECK_STR(a, b) unit_check_str((a), (b), #a, #b, __FILE__, __LINE__)
 #define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
 
+/* A directory walk as its callback saw it: the first 16 entries, how many
+ * came, and the entry (stop_at, counted from 1) whose callback returns
+ * stop_with to end the walk. */
+struct unit_listing {
+    char names[16][256];
+    uint64_t ids[16];
+    int n, stop_at, stop_with;
+};
+
+static inline int unit_listing_add(struct unit_listing *l, const char *name, uint64_t id)
+{
+    if (l->n < 16) {
+        snprintf(l->names[l->n], sizeof(l->names[0]), "%s", name);
+        l->ids[l->n] = id;
+    }
+    l->n++;
+    return l->n == l->stop_at ? l->stop_with : 0;
+}
+
+/* Checks the names seen, in order, against want (NULL-terminated). */
+#define CHECK_LISTING(l, want) unit_check_listing((l), (want), __FILE__, __LINE__)
+static inline void unit_check_listing(const struct unit_listing *l, const char *const *want,
+                                      const char *file, int line)
+{
+    int n = 0;
+
+    while (want[n])
+        n++;
+    if (!unit_check_eq(l->n, n, "entries seen", "entries wanted", file, line))
+        return;
+    for (int i = 0; i < n; i++)
+        unit_check_str(l->names[i], want[i], "name seen", "name wanted", file, line);
+}
+
 static inline int unit_finish(const char *file)
 {
     const char *name = strrchr(file, '/');

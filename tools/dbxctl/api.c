@@ -128,39 +128,3 @@ int api_call(struct ctl *c, const char *what, const char *method,
     cJSON_Delete(answer);
     return rc;
 }
-
-static int get_node(struct ctl *c, const char *path, const char *id, cJSON **node)
-{
-    char url[64];
-    cJSON *reply = NULL;
-    long status;
-    int rc;
-
-    snprintf(url, sizeof(url), "/v1/nodes/%s", id);
-    rc = api_request(c, "GET", url, NULL, &status, &reply);
-    if (rc == CTL_OK && status == 404)
-        rc = ctl_error(c, "%s is not on dbxd: not uploaded yet (see `dbxctl "
-                          "status`), or %s cannot see it", path, c->conf.user);
-    else if (rc == CTL_OK && status != 200)
-        rc = api_report(c, path, status, reply);
-    if (rc == CTL_OK) {
-        *node = reply;
-        reply = NULL;
-    }
-    cJSON_Delete(reply);
-    return rc;
-}
-
-int api_path_node(struct ctl *c, const char *path, struct mountpath *mp,
-                  cJSON **node)
-{
-    char err[PATH_MAX + 256];
-
-    *node = NULL;
-    /* The mount first: a path outside one is an error even logged out. */
-    if (mountpath_find_node(path, mp, err, sizeof(err)) != 0)
-        return ctl_error(c, "%s", err);
-    if (api_open(c) != CTL_OK)
-        return CTL_FAIL;
-    return get_node(c, path, mp->id, node);
-}

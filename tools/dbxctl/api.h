@@ -14,7 +14,6 @@
 #include <cjson/cJSON.h>
 
 #include "ctl.h"
-#include "mountpath.h"
 
 /* A logged-in client: config + token. CTL_OK or CTL_FAIL (reported). */
 int api_open(struct ctl *c);
@@ -34,12 +33,5 @@ int api_call(struct ctl *c, const char *what, const char *method,
              const char *path, const cJSON *body, cJSON **reply);
 /* Reports a failed answer as api_call does; returns CTL_FAIL. */
 int api_report(struct ctl *c, const char *what, long status, const cJSON *reply);
-
-/* What a command on a PATH inside a mount starts with: finds the mount
- * and PATH's node id (mountpath.h), opens the logged-in client, and GETs
- * the node from dbxd; a 404 is explained (not uploaded yet, or not visible
- * to this account). The caller frees *node. */
-int api_path_node(struct ctl *c, const char *path, struct mountpath *mp,
-                  cJSON **node);
 
 #endif

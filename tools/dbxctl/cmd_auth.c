@@ -19,7 +19,7 @@
 
 #define SECRET_MAX 1024
 
-enum { OPT_PASSWORD_STDIN = 0x200, OPT_CA_FILE };
+enum { OPT_PASSWORD_STDIN = CTL_OPT_OWN, OPT_CA_FILE };
 
 /* cJSON copies strings; a secret's copy is wiped before it is freed. */
 static void wipe_field(cJSON *obj, const char *key)
@@ -62,15 +62,13 @@ static int login_parse(struct ctl *c, int argc, char **argv, struct login_args *
     };
     int key, rc;
 
-    while ((key = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1) {
+    while ((rc = ctl_option(c, argc, argv, opts, &key)) == CTL_OK && key) {
         if (key == OPT_PASSWORD_STDIN)
             a->password_stdin = 1;
         else if (key == OPT_CA_FILE)
             a->ca_file = optarg;
-        else if ((rc = ctl_common_option(c, key, optarg)) != CTL_OK)
-            return rc;
     }
-    if ((rc = ctl_want_args(c, argc - optind, 2, 2)))
+    if (rc || (rc = ctl_want_args(c, argc - optind, 2, 2)))
         return rc;
     a->server = argv[optind];
     a->user = argv[optind + 1];

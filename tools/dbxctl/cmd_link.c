@@ -6,13 +6,14 @@
 #include <string.h>
 
 #include "api.h"
+#include "pathnode.h"
 #include "units.h"
 #include "wire.h"
 
 #define LINK_TTL_DEFAULT 3600ULL
 #define LINK_TTL_MAX (365ULL * 86400)   /* what dbxd accepts */
 
-enum { OPT_EXPIRES = 0x200 };
+enum { OPT_EXPIRES = CTL_OPT_OWN };
 
 struct link_args {
     const char *path;
@@ -29,26 +30,26 @@ static int link_parse(struct ctl *c, int argc, char **argv, struct link_args *a)
     int key, rc;
 
     a->ttl = LINK_TTL_DEFAULT;
-    while ((key = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1) {
-        if (key != OPT_EXPIRES) {
-            if ((rc = ctl_common_option(c, key, optarg)) != CTL_OK)
-                return rc;
-        } else if (units_parse_duration(optarg, LINK_TTL_MAX, &a->ttl) != 0) {
+    while ((rc = ctl_option(c, argc, argv, opts, &key)) == CTL_OK && key)
+        if (units_parse_duration(optarg, LINK_TTL_MAX, &a->ttl) != 0)   /* --expires */
             return ctl_usage_error(c, "bad --expires '%s' (e.g. 30s, 10m, 2h, 7d; "
                                       "at most 365d)", optarg);
-        }
-    }
-    if ((rc = ctl_want_args(c, argc - optind, 1, 1)))
+    if (rc || (rc = ctl_want_args(c, argc - optind, 1, 1)))
         return rc;
     a->path = argv[optind];
     return CTL_OK;
 }
 
-static int need_file(struct ctl *c, const char *path, const cJSON *node)
+/* dbxd refuses anything but a file too; asked first, the message names
+ * PATH and what it is. */
+static int open_file(struct ctl *c, const char *path, struct pathnode *pn)
 {
     const char *type = "";
+    int rc;
 
-    wire_get_string(node, "type", &type);
+    if ((rc = pathnode_open(c, path, pn)))
+        return rc;
+    wire_get_string(pn->node, "type", &type);
     if (strcmp(type, "file") == 0)
         return CTL_OK;
     return ctl_error(c, "%s is a %s: only files can be linked", path,
@@ -58,23 +59,20 @@ static int need_file(struct ctl *c, const char *path, const cJSON *node)
 static int link_run(struct ctl *c, int argc, char **argv)
 {
     struct link_args a;
-    struct mountpath mp;
-    cJSON *node = NULL, *body = NULL, *reply = NULL;
+    struct pathnode pn = PATHNODE_INIT;
+    cJSON *body = NULL, *reply = NULL;
     const char *url;
-    char path[64], *full = NULL;
+    char *full = NULL;
     int rc;
 
-    if ((rc = link_parse(c, argc, argv, &a)) ||
-        (rc = api_path_node(c, a.path, &mp, &node)) ||
-        (rc = need_file(c, a.path, node)))
+    if ((rc = link_parse(c, argc, argv, &a)) || (rc = open_file(c, a.path, &pn)))
         goto out;
     body = cJSON_CreateObject();
     if (!body || !cJSON_AddNumberToObject(body, "expires_in", (double)a.ttl)) {
         rc = ctl_error(c, "out of memory");
         goto out;
     }
-    snprintf(path, sizeof(path), "/v1/nodes/%s/links", mp.id);
-    if ((rc = api_call(c, a.path, "POST", path, body, &reply)))
+    if ((rc = api_call(c, a.path, "POST", pathnode_url(&pn, "links", NULL), body, &reply)))
         goto out;
     /* dbxd answers a path, or an absolute URL when it runs with --public-url. */
     if (wire_get_string(reply, "url", &url) != WIRE_OK ||
@@ -87,7 +85,7 @@ out:
     free(full);
     cJSON_Delete(reply);
     cJSON_Delete(body);
-    cJSON_Delete(node);
+    pathnode_close(&pn);
     return rc;
 }
 

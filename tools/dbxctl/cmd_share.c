@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include "api.h"
+#include "pathnode.h"
 #include "wire.h"
 
-enum { OPT_ROLE = 0x200 };
+enum { OPT_ROLE = CTL_OPT_OWN };
 
 /* "docs/" for a directory, "report.pdf" for a file: as ls -F would. */
 static void print_name(const cJSON *node)
@@ -41,14 +42,10 @@ static int share_parse(struct ctl *c, int argc, char **argv, int min_users,
     int key, rc;
 
     a->role = "viewer";
-    while ((key = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1) {
-        if (key == OPT_ROLE)
-            a->role = optarg;
-        else if ((rc = ctl_common_option(c, key, optarg)) != CTL_OK)
-            return rc;
-    }
-    rc = ctl_want_args(c, argc - optind, 1 + min_users, max_users < 0 ? -1 : 1 + max_users);
-    if (rc)
+    while ((rc = ctl_option(c, argc, argv, opts, &key)) == CTL_OK && key)
+        a->role = optarg;   /* --role, the one own option */
+    if (rc || (rc = ctl_want_args(c, argc - optind, 1 + min_users,
+                                  max_users < 0 ? -1 : 1 + max_users)))
         return rc;
     if (strcmp(a->role, "viewer") != 0 && strcmp(a->role, "editor") != 0)
         return ctl_usage_error(c, "bad role '%s' (viewer or editor)", a->role);
@@ -62,13 +59,17 @@ static int share_parse(struct ctl *c, int argc, char **argv, int min_users,
     return CTL_OK;
 }
 
-/* Sharing and listing shares are the owner's: say so before dbxd does. */
-static int need_owner(struct ctl *c, const char *path, const cJSON *node)
+/* Sharing and listing shares are the owner's: say so before dbxd does,
+ * with who the owner is, which dbxd's refusal would not tell. */
+static int open_owned(struct ctl *c, const char *path, struct pathnode *pn)
 {
     const char *role = "owner", *owner = "?";
+    int rc;
 
-    wire_get_string(node, "role", &role);
-    wire_get_string(node, "owner", &owner);
+    if ((rc = pathnode_open(c, path, pn)))
+        return rc;
+    wire_get_string(pn->node, "role", &role);
+    wire_get_string(pn->node, "owner", &owner);
     if (strcmp(role, "owner") == 0)
         return CTL_OK;
     return ctl_error(c, "%s belongs to %s (you are %s): only its owner can do this",
@@ -107,29 +108,27 @@ static cJSON *share_body(const struct share_args *a)
 static int share_run(struct ctl *c, int argc, char **argv)
 {
     struct share_args a;
-    struct mountpath mp;
-    cJSON *node = NULL, *body = NULL;
-    char url[64];
+    struct pathnode pn = PATHNODE_INIT;
+    cJSON *body = NULL;
     int rc;
 
     if ((rc = share_parse(c, argc, argv, 1, -1, &a)) ||
-        (rc = api_path_node(c, a.path, &mp, &node)) ||
-        (rc = need_owner(c, a.path, node)))
+        (rc = open_owned(c, a.path, &pn)))
         goto out;
     if (!(body = share_body(&a))) {
         rc = ctl_error(c, "out of memory");
         goto out;
     }
-    snprintf(url, sizeof(url), "/v1/nodes/%s/shares", mp.id);
-    if ((rc = api_call(c, a.path, "POST", url, body, NULL)))
+    if ((rc = api_call(c, a.path, "POST", pathnode_url(&pn, "shares", NULL), body,
+                       NULL)))
         goto out;
     for (int i = 0; i < a.nusers; i++)
         printf("%s%s", i ? ", " : "shared with ", a.users[i]);
     printf(" as %s: ", a.role);
-    print_name(node);
+    print_name(pn.node);
 out:
     cJSON_Delete(body);
-    cJSON_Delete(node);
+    pathnode_close(&pn);
     return rc;
 }
 
@@ -147,17 +146,16 @@ const struct ctl_cmd ctl_cmd_share = {
 static int unshare_run(struct ctl *c, int argc, char **argv)
 {
     struct share_args a;
-    struct mountpath mp;
-    cJSON *node = NULL, *reply = NULL;
-    char url[128];
+    struct pathnode pn = PATHNODE_INIT;
+    cJSON *reply = NULL;
     long status;
     int rc;
 
+    /* Not open_owned(): a recipient leaves a share with their own name. */
     if ((rc = share_parse(c, argc, argv, 1, 1, &a)) ||
-        (rc = api_path_node(c, a.path, &mp, &node)))
-        goto out;
-    snprintf(url, sizeof(url), "/v1/nodes/%s/shares/%s", mp.id, a.users[0]);
-    if ((rc = api_request(c, "DELETE", url, NULL, &status, &reply)))
+        (rc = pathnode_open(c, a.path, &pn)) ||
+        (rc = api_request(c, "DELETE", pathnode_url(&pn, "shares", a.users[0]), NULL,
+                          &status, &reply)))
         goto out;
     if (status == 404)
         rc = ctl_error(c, "%s has no share of %s", a.users[0], a.path);
@@ -167,7 +165,7 @@ static int unshare_run(struct ctl *c, int argc, char **argv)
         printf("stopped sharing %s with %s\n", a.path, a.users[0]);
 out:
     cJSON_Delete(reply);
-    cJSON_Delete(node);
+    pathnode_close(&pn);
     return rc;
 }
 
@@ -183,22 +181,18 @@ const struct ctl_cmd ctl_cmd_unshare = {
 static int shares_run(struct ctl *c, int argc, char **argv)
 {
     struct share_args a;
-    struct mountpath mp;
-    cJSON *node = NULL, *reply = NULL;
-    char url[64];
+    struct pathnode pn = PATHNODE_INIT;
+    cJSON *reply = NULL;
     int rc;
 
     if ((rc = share_parse(c, argc, argv, 0, 0, &a)) ||
-        (rc = api_path_node(c, a.path, &mp, &node)) ||
-        (rc = need_owner(c, a.path, node)))
-        goto out;
-    snprintf(url, sizeof(url), "/v1/nodes/%s/shares", mp.id);
-    if ((rc = api_call(c, a.path, "GET", url, NULL, &reply)))
+        (rc = open_owned(c, a.path, &pn)) ||
+        (rc = api_call(c, a.path, "GET", pathnode_url(&pn, "shares", NULL), NULL, &reply)))
         goto out;
     print_shares(reply);
 out:
     cJSON_Delete(reply);
-    cJSON_Delete(node);
+    pathnode_close(&pn);
     return rc;
 }
 

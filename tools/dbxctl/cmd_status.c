@@ -17,7 +17,7 @@
 
 #define BAR_WIDTH 24
 
-enum { OPT_WATCH = 0x200, OPT_JSON, OPT_COUNT };
+enum { OPT_WATCH = CTL_OPT_OWN, OPT_JSON, OPT_COUNT };
 
 struct status_args {
     const char *path;      /* NULL: the current directory's mount */
@@ -47,7 +47,7 @@ static int status_parse(struct ctl *c, int argc, char **argv, struct status_args
     };
     int key, rc;
 
-    while ((key = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1) {
+    while ((rc = ctl_option(c, argc, argv, opts, &key)) == CTL_OK && key) {
         switch (key) {
         case OPT_WATCH:
             a->watch = 1;
@@ -60,12 +60,9 @@ static int status_parse(struct ctl *c, int argc, char **argv, struct status_args
                 return ctl_usage_error(c, "bad --count '%s' (a number above 0)", optarg);
             a->watch = 1;
             break;
-        default:
-            if ((rc = ctl_common_option(c, key, optarg)) != CTL_OK)
-                return rc;
         }
     }
-    if ((rc = ctl_want_args(c, argc - optind, 0, 1)))
+    if (rc || (rc = ctl_want_args(c, argc - optind, 0, 1)))
         return rc;
     a->path = optind < argc ? argv[optind] : NULL;
     return CTL_OK;

@@ -4,6 +4,9 @@
 #include <stdarg.h>
 #include <string.h>
 
+/* fmt was checked at the callers' format attributes; saying so keeps
+ * clang's -Wformat=2 from refusing a format that is not a literal. */
+__attribute__((format(printf, 2, 0)))
 static void vreport(const struct ctl *c, const char *fmt, va_list ap)
 {
     fprintf(stderr, "dbxctl%s%s: ", c->cmd ? " " : "", c->cmd ? c->cmd->name : "");
@@ -61,14 +64,29 @@ int ctl_common_option(struct ctl *c, int key, const char *arg)
     }
 }
 
+int ctl_option(struct ctl *c, int argc, char **argv, const struct option *opts,
+               int *key)
+{
+    int rc;
+
+    while ((*key = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1) {
+        if (*key >= CTL_OPT_OWN)
+            return CTL_OK;
+        if ((rc = ctl_common_option(c, *key, optarg)) != CTL_OK)
+            return rc;
+    }
+    *key = 0;
+    return CTL_OK;
+}
+
 int ctl_parse_noargs(struct ctl *c, int argc, char **argv)
 {
     static const struct option opts[] = {CTL_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
     int key, rc;
 
-    while ((key = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1)
-        if ((rc = ctl_common_option(c, key, optarg)) != CTL_OK)
-            return rc;
+    /* No own options in opts: the first step either ends or fails. */
+    if ((rc = ctl_option(c, argc, argv, opts, &key)))
+        return rc;
     return ctl_want_args(c, argc - optind, 0, 0);
 }
 

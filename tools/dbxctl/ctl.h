@@ -59,8 +59,11 @@ int ctl_usage_error(const struct ctl *c, const char *fmt, ...)
 /* `dbxctl CMD --help`. */
 void ctl_cmd_usage(const struct ctl_cmd *cmd, FILE *out);
 
-/* The long options every subcommand accepts; put them in its table. */
+/* The long options every subcommand accepts; put them in its table. A
+ * command numbers its own from CTL_OPT_OWN, so that ctl_option() can tell
+ * them from these without a list. */
 enum { CTL_OPT_CONFIG = 0x100, CTL_OPT_TOKEN_FILE, CTL_OPT_HELP = 'h' };
+enum { CTL_OPT_OWN = 0x200 };
 #define CTL_COMMON_OPTIONS                                                  \
     {"help", no_argument, NULL, CTL_OPT_HELP},                              \
     {"config", required_argument, NULL, CTL_OPT_CONFIG},                    \
@@ -71,6 +74,14 @@ enum { CTL_OPT_CONFIG = 0x100, CTL_OPT_TOKEN_FILE, CTL_OPT_HELP = 'h' };
  * options (CTL_OK), prints help (CTL_DONE), or, for the '?' of a bad
  * option that getopt_long has reported already, returns CTL_USAGE. */
 int ctl_common_option(struct ctl *c, int key, const char *arg);
+
+/* One step through a command's options (opts: its own, then
+ * CTL_COMMON_OPTIONS). It deals with the common ones itself, so that the
+ * loop of a command holds only the command's own: CTL_OK with *key the next
+ * own option (its argument in optarg), or 0 after the last option; else
+ * what the command returns at once (CTL_DONE, CTL_USAGE). */
+int ctl_option(struct ctl *c, int argc, char **argv, const struct option *opts,
+               int *key);
 
 /* Checks the number of positional arguments left after the options;
  * max < 0: no limit. */
