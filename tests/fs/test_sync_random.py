@@ -23,6 +23,7 @@ import syncload
 
 SECONDS = float(os.environ.get("DBX_SYNC_SECONDS", "12" if SANITIZED else "20"))
 CONVERGE = T(90)                    # from idle to the same tree everywhere
+WALK = T(120 + 2 * SECONDS)         # one device's tree read whole: it grows with the run
 DRAIN = T(90) + 2 * SECONDS         # from quiet to idle: the queues the workload left
 
 
@@ -103,7 +104,7 @@ def converge(acct, devices, t_quiet):
         # the tree comparison below proves it (or sends us round again)
         t_conv = caught_up(acct, devices, deadline)
         try:
-            snaps = [bounded(snapshot, d.m.mnt, timeout=T(120), what="walk of %s" % d.name)
+            snaps = [bounded(snapshot, d.m.mnt, timeout=WALK, what="walk of %s" % d.name)
                      for d in devices]
         except FileNotFoundError:
             continue            # changed under the walk: not settled yet
