@@ -1,4 +1,4 @@
-/* dbxfs's command line (fs/options.c): both forms, precedence, fstab
+/* dbxfs's command line (fs/local/options.c): both forms, precedence, fstab
  * words, defaults and errors. Not named test_*.c: it needs libfuse, which
  * the tests/unit glob does not link. */
 #define FUSE_USE_VERSION 34

@@ -1,4 +1,4 @@
-/* plan: the sync engine's decisions (fs/plan.c), tried on built states:
+/* plan: the sync engine's decisions (fs/sync/plan.c), tried on built states:
  * one table of cases per rule, then properties over random states (the
  * CanopyCheck idea: any state, the decision keeps the invariants; applied
  * by a model of the executor, the node settles).

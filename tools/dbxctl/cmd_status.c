@@ -1,6 +1,6 @@
 /* cmd_status: `dbxctl status`: the sync state of a dbxfs mount, read from
  * the mount itself (the user.dbxfs.status xattr of its root, written by
- * fs/status.c), so it works offline and needs no login. Shown as a summary
+ * fs/sync/status.c), so it works offline and needs no login. Shown as a summary
  * (online or not, what waits to be sent, each upload with a progress bar,
  * the last exchange with dbxd, conflicts), or as the raw JSON (--json);
  * --watch redraws it every second. */
