@@ -446,11 +446,23 @@ int fetch_chunk(struct dbxfs *fs, const struct cnode *n, const struct map_entry 
     return rc;
 }
 
+static int any_running(const struct fetch *f)
+{
+    for (const struct job *j = f->jobs; j; j = j->next)
+        if (j->running)
+            return 1;
+    return 0;
+}
+
 void fetch_stats(struct dbxfs *fs, struct fetch_stats *out)
 {
     struct fetch *f = fs->fetch;
 
     pthread_mutex_lock(&f->mu);
+    /* A chunk is in the block cache, where a reader finds it, a moment
+     * before its worker counts it: wait for downloads in flight. */
+    while (any_running(f) && !f->stop)
+        pthread_cond_wait(&f->done_cv, &f->mu);
     *out = f->stats;
     pthread_mutex_unlock(&f->mu);
 }

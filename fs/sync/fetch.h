@@ -44,7 +44,7 @@ ssize_t fetch_read(struct dbxfs *fs, struct ofile *of, const struct cnode *n,
 int fetch_copy(struct dbxfs *fs, const struct cnode *n, int fd);
 
 /* What the engine has done since fetch_start, for figures and for telling
- * why a read failed. */
+ * why a read failed; waits for downloads in flight to be counted. */
 struct fetch_stats {
     uint64_t chunks;           /* fetched, verified and cached */
     uint64_t bytes;            /* their sizes */
